@@ -1,0 +1,301 @@
+"""The one core every face calls: a knowledge base over an index folder (open, add, remove, ask)."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from askbot import arabic
+from askbot.answer import build_excerpts, compose
+from askbot.chunking import chunk_article
+from askbot.config import Settings
+from askbot.ingest import read_paths
+from askbot.retrieval import Filters, search
+from askbot.store import current_generation
+from askbot.store.index import IndexReader, IndexWriter
+from askbot.store.manifest import Manifest
+from askbot.types import Answer, Article, IngestProblem, Passage
+
+if TYPE_CHECKING:
+    from askbot.embedding import Encoder
+
+Progress = Callable[[int, int], None]  # (passages done, passages to do)
+
+EMPTY_QUESTION = "السؤال فارغ أو بلا كلمات. اكتب سؤالاً بكلمات. / The question has no words to search for."
+EMPTY_INDEX = "الفهرس فارغ. / The index is empty: add articles with `askbot index PATH`."
+
+
+@dataclass
+class IndexReport:
+    """What an ``add`` did, article by article."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[IngestProblem] = field(default_factory=list)
+    passages: int = 0
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = f", {self.passages / self.encode_seconds:.1f} passages/s" if self.encode_seconds > 0 else ""
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+            f"skipped {len(self.problems)} ({self.passages} passages embedded in {self.seconds:.1f}s{rate})"
+        )
+
+
+def clean_question(question: str, limit: int) -> tuple[str, str]:
+    """The question without control/format characters, cut to ``limit``; and a note when it was cut."""
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        return text[:limit], f"السؤال طويل جداً فاقتُطع إلى {limit} حرفاً. / Question cut to {limit} characters."
+    return text, ""
+
+
+class KnowledgeBase:
+    """Articles indexed in ``settings.index``, answering questions with cited excerpts.
+
+    The model loads on first use; the index is read once and re-read by ``refresh()`` when a
+    writer (another process, or ``add``) committed a new generation.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.index_dir = Path(self.settings.index)
+        self._encoder: Encoder | None = None
+        self._reader: IndexReader | None = None
+        self._generation: Path | None = None
+
+    # ---- parts, loaded on demand --------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            from askbot.embedding import load_encoder
+
+            self._encoder = load_encoder(self.settings.model, cache_dir=self.settings.cache_dir)
+        return self._encoder
+
+    def _new_manifest(self) -> Manifest:
+        enc = self.encoder
+        return Manifest(
+            model_id=enc.model_id,
+            model_fingerprint=enc.fingerprint,
+            dim=enc.dim,
+            normalizer_version=arabic.NORMALIZER_VERSION,
+            chunking=f"sentences<={self.settings.chunk_tokens}tok,overlap={self.settings.chunk_overlap_sentences}",
+        )
+
+    @property
+    def reader(self) -> IndexReader | None:
+        if self._reader is None or self._generation != current_generation(self.index_dir):
+            self.refresh()
+        return self._reader
+
+    def refresh(self) -> bool:
+        """Re-open the index if a writer committed since; True when it changed."""
+        generation = current_generation(self.index_dir)
+        if generation == self._generation and (self._reader is not None or generation is None):
+            return False
+        reader = IndexReader(generation) if generation else None
+        if reader is not None:
+            enc = self.encoder
+            reader.manifest.refuse_if_incompatible(
+                enc.model_id, enc.fingerprint, arabic.NORMALIZER_VERSION, self.index_dir
+            )
+        old, self._reader, self._generation = self._reader, reader, generation
+        if old is not None:
+            old.close()
+        return True
+
+    @property
+    def is_empty(self) -> bool:
+        return current_generation(self.index_dir) is None
+
+    # ---- writing ------------------------------------------------------------------------------
+    def add(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        rebuild: bool = False,
+        mapping: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index new or changed articles from files, folders or "-" (stdin); unchanged ones are skipped."""
+        started = time.perf_counter()
+        report = IndexReport()
+        articles: dict[str, Article] = {}
+        for item in read_paths(paths, mapping=mapping):
+            if isinstance(item, IngestProblem):
+                report.problems.append(item)
+            elif item.id in articles:
+                report.problems.append(IngestProblem(item.origin, f"duplicate article id {item.id!r}, kept the first"))
+            else:
+                articles[item.id] = item
+        with IndexWriter(self.index_dir, self._new_manifest(), rebuild=rebuild) as writer:
+            if not rebuild and writer.hashes:
+                self._check_compatible(writer)
+            todo: list[tuple[Article, list[Passage]]] = []
+            for article in articles.values():
+                status = writer.status(article)
+                if status == "unchanged":
+                    report.unchanged.append(article.id)
+                    continue
+                (report.added if status == "new" else report.updated).append(article.id)
+                todo.append((article, self._chunk(article)))
+            self._embed_into(writer, todo, report, progress)
+            writer.commit()
+        report.seconds = time.perf_counter() - started
+        self.refresh()
+        return report
+
+    def _check_compatible(self, writer: IndexWriter) -> None:
+        previous = current_generation(self.index_dir)
+        if previous is not None:
+            enc = self.encoder
+            Manifest.load(previous).refuse_if_incompatible(
+                enc.model_id, enc.fingerprint, arabic.NORMALIZER_VERSION, self.index_dir
+            )
+
+    def _chunk(self, article: Article) -> list[Passage]:
+        return chunk_article(
+            article,
+            max_tokens=self.settings.chunk_tokens,
+            overlap=self.settings.chunk_overlap_sentences,
+            count_tokens=self.encoder.count_tokens,
+        )
+
+    def _embed_into(
+        self,
+        writer: IndexWriter,
+        todo: Sequence[tuple[Article, list[Passage]]],
+        report: IndexReport,
+        progress: Progress | None,
+    ) -> None:
+        total = sum(len(p) for _, p in todo)
+        done = 0
+        group: list[tuple[Article, list[Passage]]] = []
+
+        def flush() -> None:
+            nonlocal done
+            texts = [p.text for _, ps in group for p in ps]
+            t0 = time.perf_counter()
+            vectors = (
+                self.encoder.encode_passages(texts, batch_size=self.settings.batch_size)
+                if texts
+                else np.empty((0, self.encoder.dim), np.float32)
+            )
+            report.encode_seconds += time.perf_counter() - t0
+            row = 0
+            for article, passages in group:
+                writer.put(article, passages, vectors[row : row + len(passages)])
+                row += len(passages)
+            done += len(texts)
+            report.passages += len(texts)
+            if progress:
+                progress(done, total)
+            group.clear()
+
+        pending = 0
+        for article, passages in todo:
+            group.append((article, passages))
+            pending += len(passages)
+            if pending >= 8 * self.settings.batch_size:
+                flush()
+                pending = 0
+        if group:
+            flush()
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete articles by id; returns those that were indexed."""
+        with IndexWriter(self.index_dir, self._new_manifest()) as writer:
+            removed = writer.remove(list(article_ids))
+            if removed:
+                writer.commit()
+        self.refresh()
+        return removed
+
+    # ---- reading ------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+        method: str = "hybrid",
+    ) -> Answer:
+        """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found)."""
+        k = k or self.settings.top_k
+        text, note = clean_question(question, self.settings.max_question_chars)
+        if not arabic.tokens(text):
+            return Answer(question, False, message=EMPTY_QUESTION)
+        reader = self.reader
+        if reader is None or reader.manifest.passages == 0:
+            return Answer(question, False, message=EMPTY_INDEX)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        vector = self.encoder.encode_queries([text])[0] if method != "bm25" else None
+        t1 = time.perf_counter()
+        hits = search(reader, text, vector, offset + k, filters=filters, method=method)
+        t2 = time.perf_counter()
+        answer = compose(question, hits, reader, k=k, offset=offset)
+        t3 = time.perf_counter()
+        timings.update(encode=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3)
+        if note:
+            answer = Answer(answer.question, answer.found, answer.excerpts, answer.nearest_titles,
+                            " ".join(filter(None, [note, answer.message])))
+        answer.timings_ms.update(timings)
+        return answer
+
+    def passage(self, passage_id: int):  # -> Excerpt | None
+        """The whole passage ``passage_id`` as an excerpt with its citation."""
+        from askbot.types import Hit
+
+        reader = self.reader
+        if reader is None:
+            return None
+        found = build_excerpts(reader, [Hit(int(passage_id), 1.0)], "")
+        return found[0][0] if found else None
+
+    def info(self) -> dict[str, object]:
+        """What is indexed, with which model, when."""
+        reader = self.reader
+        if reader is None:
+            return {"index": str(self.index_dir), "articles": 0, "passages": 0, "model": self.settings.model,
+                    "built": None}
+        m = reader.manifest
+        return {
+            "index": str(self.index_dir),
+            "articles": m.articles,
+            "passages": m.passages,
+            "model": m.model_id,
+            "dim": m.dim,
+            "normalizer": m.normalizer_version,
+            "chunking": m.chunking,
+            "built": m.built,
+            "generation": reader.generation.name,
+        }
+
+    def check(self) -> list[str]:
+        """Deep integrity check of the committed index; returns problems (empty when sound)."""
+        reader = self.reader
+        return reader.verify() if reader is not None else []
+
+
+def open(index: str | Path | None = None, settings: Settings | None = None, **overrides: object) -> KnowledgeBase:  # noqa: A001
+    """Open (or create on first ``add``) the knowledge base in ``index`` (default: settings / ``vectors/``)."""
+    if settings is None:
+        settings = Settings.from_env(index=Path(index) if index is not None else None, **overrides)
+    elif index is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, index=Path(index))
+    return KnowledgeBase(settings)

@@ -1,0 +1,183 @@
+"""Reading a committed generation, and writing the next one."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from askbot.store import commit_generation, current_generation, new_generation, sweep_generations
+from askbot.store import dense, metadata
+from askbot.store.lexical import LexicalIndex
+from askbot.store.lock import WriterLock
+from askbot.store.manifest import IndexCorrupt, Manifest
+from askbot.types import Article, Passage
+
+META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tracked_files(generation: Path) -> list[Path]:
+    files = [generation / META, generation / DENSE]
+    files += sorted(p for p in (generation / LEXICAL).rglob("*") if p.is_file())
+    return files
+
+
+class IndexReader:
+    """One committed generation, opened read-only: the manifest, SQLite, FAISS and BM25."""
+
+    def __init__(self, generation: Path) -> None:
+        self.generation = generation
+        self.manifest = Manifest.load(generation)
+        for name in (META, DENSE):
+            if not (generation / name).is_file():
+                raise IndexCorrupt(f"{generation / name} is missing")
+        self.db = metadata.connect(generation / META, readonly=True)
+        try:
+            self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
+        expected = self.manifest.files.get(DENSE, {}).get("bytes")
+        self.dense = dense.load(generation / DENSE, self.manifest.dim, int(expected) if expected is not None else None)
+        self.lexical = LexicalIndex.load(generation / LEXICAL)
+
+    @classmethod
+    def open(cls, index_dir: Path) -> IndexReader | None:
+        generation = current_generation(index_dir)
+        return cls(generation) if generation else None
+
+    def verify(self) -> list[str]:
+        """Deep check: checksums, counts, every id resolvable. Returns the problems found."""
+        problems = []
+        for name, info in self.manifest.files.items():
+            path = self.generation / name
+            if not path.is_file():
+                problems.append(f"{path} is missing")
+            elif path.stat().st_size != info["bytes"] or file_digest(path) != info["sha256"]:
+                problems.append(f"{path} does not match its checksum in the manifest")
+        articles, passages = metadata.counts(self.db)
+        if (articles, passages) != (self.manifest.articles, self.manifest.passages):
+            problems.append(f"manifest counts {self.manifest.articles}/{self.manifest.passages} != "
+                            f"stored {articles}/{passages} (articles/passages)")
+        if self.dense.ntotal != passages:
+            problems.append(f"{self.dense.ntotal} vectors for {passages} passages")
+        pids = np.asarray(metadata.all_pids(self.db), np.int64)
+        vector_ids = np.sort(faiss.vector_to_array(self.dense.id_map)) if self.dense.ntotal else np.empty(0, np.int64)
+        if not np.array_equal(pids, vector_ids):
+            problems.append("vector ids and passage ids differ (orphan vectors or passages without vectors)")
+        if not np.array_equal(np.sort(self.lexical.pids), pids):
+            problems.append("the lexical index does not cover exactly the stored passages")
+        (orphans,) = self.db.execute(
+            "SELECT count(*) FROM passages p LEFT JOIN articles a ON a.id = p.article_id WHERE a.id IS NULL"
+        ).fetchone()
+        if orphans:
+            problems.append(f"{orphans} passages belong to no article")
+        return problems
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class IndexWriter:
+    """Builds the next generation from the current one; ``commit()`` makes it current atomically.
+
+    Use as a context manager: the writer lock is held from entry to exit, and an exit without
+    ``commit()`` (an error, a crash) abandons the new generation and leaves the index as it was.
+    """
+
+    def __init__(self, index_dir: Path, manifest: Manifest, rebuild: bool = False) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.rebuild = rebuild
+        self._lock = WriterLock(index_dir)
+
+    def __enter__(self) -> IndexWriter:
+        self._lock.__enter__()
+        try:
+            self._begin()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def _begin(self) -> None:
+        previous = None if self.rebuild else current_generation(self.index_dir)
+        self.generation = new_generation(self.index_dir)
+        if previous is not None:
+            old = Manifest.load(previous)
+            self.manifest.next_passage_id = old.next_passage_id
+            shutil.copyfile(previous / META, self.generation / META)
+            self.dense = dense.load(previous / DENSE, old.dim, None)
+            self.lexical = LexicalIndex.load(previous / LEXICAL, mmap=False)
+        else:
+            self.dense = dense.empty(self.manifest.dim)
+            self.lexical = LexicalIndex.empty()
+        self.db = metadata.connect(self.generation / META, readonly=False)
+        self.hashes = metadata.article_hashes(self.db)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if getattr(self, "db", None) is not None:
+                self.db.close()
+            if not getattr(self, "committed", False) and getattr(self, "generation", None) is not None:
+                shutil.rmtree(self.generation, ignore_errors=True)
+        finally:
+            self._lock.__exit__(None, None, None)
+
+    def status(self, article: Article) -> str:
+        """'new', 'changed' or 'unchanged' relative to what is indexed."""
+        old = self.hashes.get(article.id)
+        return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+
+    def put(self, article: Article, passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        """Insert or replace one article with its passages and their vectors."""
+        if article.id in self.hashes:
+            self.remove([article.id])
+        start = self.manifest.next_passage_id
+        pids = np.arange(start, start + len(passages), dtype=np.int64)
+        self.manifest.next_passage_id = start + len(passages)
+        metadata.put_article(self.db, article, passages, pids.tolist())
+        dense.add(self.dense, vectors, pids)
+        self.lexical.add(pids.tolist(), [p.text for p in passages])
+        self.hashes[article.id] = article.content_hash
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete articles; returns the ids that were indexed."""
+        present = [a for a in article_ids if a in self.hashes]
+        gone = metadata.delete_articles(self.db, present)
+        dense.remove(self.dense, gone)
+        self.lexical.remove(gone)
+        for a in present:
+            del self.hashes[a]
+        return present
+
+    def commit(self) -> Manifest:
+        self.db.commit()
+        self.manifest.articles, self.manifest.passages = metadata.counts(self.db)
+        self.db.close()
+        self.db = None  # type: ignore[assignment]
+        dense.save(self.dense, self.generation / DENSE)
+        self.lexical.save(self.generation / LEXICAL)
+        self.manifest.built = datetime.now(UTC).isoformat(timespec="seconds")
+        self.manifest.files = {
+            str(p.relative_to(self.generation)): {"bytes": p.stat().st_size, "sha256": file_digest(p)}
+            for p in _tracked_files(self.generation)
+        }
+        self.manifest.save(self.generation)
+        commit_generation(self.index_dir, self.generation)
+        self.committed = True
+        sweep_generations(self.index_dir)
+        return self.manifest

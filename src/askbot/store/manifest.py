@@ -1,0 +1,71 @@
+"""The manifest: what an index was built with, so a mismatched reader refuses it instead of lying."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class IndexMismatch(RuntimeError):
+    """The index on disk was built with another model, normalizer or format."""
+
+
+class IndexCorrupt(RuntimeError):
+    """A file of the index is missing, truncated or garbled."""
+
+
+@dataclass
+class Manifest:
+    model_id: str
+    model_fingerprint: str
+    dim: int
+    normalizer_version: str
+    chunking: str
+    format: int = FORMAT_VERSION
+    articles: int = 0
+    passages: int = 0
+    next_passage_id: int = 0
+    built: str = ""
+    files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> {"bytes", "sha256"}
+
+    def save(self, directory: Path) -> None:
+        write_atomic(directory / MANIFEST, json.dumps(asdict(self), ensure_ascii=False, indent=2).encode())
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest:
+        path = directory / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorrupt(f"{path} is unreadable ({exc})") from exc
+
+    def refuse_if_incompatible(self, model_id: str, fingerprint: str, normalizer_version: str, where: Path) -> None:
+        problems = []
+        if self.format != FORMAT_VERSION:
+            problems.append(f"index format {self.format} (this askbot writes {FORMAT_VERSION})")
+        if self.model_id != model_id or self.model_fingerprint != fingerprint:
+            problems.append(f"model {self.model_id!r} (this askbot is set to {model_id!r})")
+        if self.normalizer_version != normalizer_version:
+            problems.append(f"normalizer v{self.normalizer_version} (this askbot has v{normalizer_version})")
+        if problems:
+            raise IndexMismatch(
+                f"the index in {where} was built with " + " and ".join(problems) + ". "
+                f"Rebuild it with: askbot index --rebuild --index {where} PATH... "
+                f"(or choose the model it was built with: --model {self.model_id})"
+            )
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

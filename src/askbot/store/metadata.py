@@ -1,0 +1,136 @@
+"""Articles and passages in SQLite: inspectable with any sqlite3 shell, no pickles."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from askbot.types import Article, Passage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    url TEXT NOT NULL,
+    published TEXT NOT NULL,
+    category TEXT NOT NULL,
+    place TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_id);
+CREATE INDEX IF NOT EXISTS articles_by_published ON articles(published);
+"""
+
+_ARTICLE_FIELDS = ("id", "title", "text", "source", "url", "published", "category", "place", "origin")
+
+
+def connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        # a committed generation is never modified again: immutable skips all locking
+        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    else:
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA journal_mode=DELETE")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.executescript(SCHEMA)
+    return con
+
+
+def article_hashes(con: sqlite3.Connection) -> dict[str, str]:
+    return dict(con.execute("SELECT id, hash FROM articles"))
+
+
+def put_article(con: sqlite3.Connection, article: Article, passages: Sequence[Passage], pids: Sequence[int]) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO articles (id, hash, title, text, source, url, published, category, place, origin)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            article.id, article.content_hash, article.title, article.text, article.source, article.url,
+            article.published, article.category, article.place, article.origin,
+        ),
+    )
+    con.executemany(
+        'INSERT INTO passages (pid, article_id, ordinal, start, "end") VALUES (?,?,?,?,?)',
+        [(pid, p.article_id, p.ordinal, p.start, p.end) for pid, p in zip(pids, passages, strict=True)],
+    )
+
+
+def delete_articles(con: sqlite3.Connection, ids: Iterable[str]) -> list[int]:
+    """Delete articles and their passages; returns the passage ids that went with them."""
+    gone: list[int] = []
+    for aid in ids:
+        gone.extend(pid for (pid,) in con.execute("SELECT pid FROM passages WHERE article_id=?", (aid,)))
+        con.execute("DELETE FROM passages WHERE article_id=?", (aid,))
+        con.execute("DELETE FROM articles WHERE id=?", (aid,))
+    return gone
+
+
+def get_article(con: sqlite3.Connection, article_id: str) -> Article | None:
+    row = con.execute(f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles WHERE id=?", (article_id,)).fetchone()
+    return Article(*row) if row else None
+
+
+def get_passages(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, tuple[str, int, int, int]]:
+    """pid -> (article_id, ordinal, start, end) for the pids that exist."""
+    out: dict[int, tuple[str, int, int, int]] = {}
+    for i in range(0, len(pids), 500):
+        chunk = [int(p) for p in pids[i : i + 500]]
+        marks = ",".join("?" * len(chunk))
+        for pid, aid, ordinal, start, end in con.execute(
+            f'SELECT pid, article_id, ordinal, start, "end" FROM passages WHERE pid IN ({marks})', chunk
+        ):
+            out[pid] = (aid, ordinal, start, end)
+    return out
+
+
+def filtered_pids(
+    con: sqlite3.Connection,
+    source: str | None = None,
+    category: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[int]:
+    """Passage ids whose article matches every given filter (dates compare as ISO strings)."""
+    where, args = [], []
+    if source:
+        where.append("lower(a.source) = lower(?)")
+        args.append(source)
+    if category:
+        where.append("lower(a.category) = lower(?)")
+        args.append(category)
+    if since:
+        where.append("a.published >= ?")
+        args.append(since)
+    if until:
+        where.append("a.published != '' AND substr(a.published, 1, ?) <= ?")
+        args.extend([len(until), until])
+    sql = "SELECT p.pid FROM passages p JOIN articles a ON a.id = p.article_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [pid for (pid,) in con.execute(sql, args)]
+
+
+def counts(con: sqlite3.Connection) -> tuple[int, int]:
+    (articles,) = con.execute("SELECT count(*) FROM articles").fetchone()
+    (passages,) = con.execute("SELECT count(*) FROM passages").fetchone()
+    return int(articles), int(passages)
+
+
+def all_pids(con: sqlite3.Connection) -> list[int]:
+    return [pid for (pid,) in con.execute("SELECT pid FROM passages ORDER BY pid")]
+
+
+def titles(con: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, str]:
+    marks = ",".join("?" * len(article_ids))
+    return dict(con.execute(f"SELECT id, title FROM articles WHERE id IN ({marks})", list(article_ids)))

@@ -1,0 +1,53 @@
+"""Shared fixtures: one small real index (real model, real FAISS) built once per test session."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "000_102c93eeae5ae0e9.txt"
+SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
+SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed article and 24 sample news articles (5 sources), as files."""
+    folder = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED, folder / SEED.name)
+    with SAMPLE.open(encoding="utf-8") as src, (folder / "news.jsonl").open("w", encoding="utf-8") as dst:
+        dst.writelines(itertools.islice(src, 0, 240, 10))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
+    import askbot
+
+    index = tmp_path_factory.mktemp("vectors")
+    report = askbot.open(index).add([corpus_dir])
+    assert report.problems == [] and len(report.added) == 25
+    return index
+
+
+@pytest.fixture(scope="session")
+def kb(built_index: Path):
+    import askbot
+
+    return askbot.open(built_index)
+
+
+@pytest.fixture()
+def index_copy(built_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the built index, for tests that change it."""
+    target = tmp_path / "vectors"
+    shutil.copytree(built_index, target, ignore=shutil.ignore_patterns(".writer.lock"))
+    return target

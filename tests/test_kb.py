@@ -1,0 +1,121 @@
+"""The core end to end: real model, real FAISS, real BM25, through the library face."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import askbot
+from askbot.kb import EMPTY_QUESTION
+from askbot.store import IndexMismatch, current_generation
+
+from .conftest import SEED_QUESTION
+
+SEED_ID = "102c93eeae5ae0e9"
+
+
+def first(answer):
+    assert answer.found, answer.message
+    return answer.excerpts[0]
+
+
+def test_seed_question_quotes_the_sentence_about_al_araji(kb):
+    answer = kb.ask(SEED_QUESTION)
+    top = first(answer)
+    assert top.citation.article_id == SEED_ID
+    assert "الأعرجي" in top.sentence or "الاعرجي" in top.sentence
+    assert top.citation.title == "قطار تعزيز العلاقات مع دول جوار ايران، يصل الی العراق"
+    assert top.citation.published.startswith("2023-03-19T04:46")
+    assert top.citation.source == "العالم"
+
+
+def test_excerpts_quote_the_article_exactly(kb):
+    from askbot.store import metadata
+
+    for e in kb.ask(SEED_QUESTION, k=5).excerpts:
+        article = metadata.get_article(kb.reader.db, e.citation.article_id)
+        assert article.text[e.citation.start : e.citation.end] == e.text
+        assert article.text[e.sentence_start : e.sentence_end] == e.sentence
+        assert e.sentence in e.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "من وقع المحضر الامني المشترك مع شمخاني",  # no diacritics, bare alef
+        "مَن وَقَّعَ المَحضَرَ الأَمنِيَّ المُشتَرَكَ مَعَ شَمخانِي؟",  # fully voweled
+        "Who signed the joint security protocol with Shamkhani?",  # English
+        "چه کسی صورتجلسه امنیتی مشترک را با شمخانی امضا کرد؟",  # Persian
+    ],
+)
+def test_any_spelling_or_language_finds_the_seed(kb, question):
+    answer = kb.ask(question, k=3)
+    assert answer.found
+    assert SEED_ID in [e.citation.article_id for e in answer.excerpts]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "😀🎉👍", "؟؟؟!!!", "\u200f\u200e\u200b"])
+def test_questions_without_words_get_a_clear_message(kb, question):
+    answer = kb.ask(question)
+    assert not answer.found and answer.message == EMPTY_QUESTION
+
+
+def test_huge_question_is_cut_with_a_notice(kb):
+    answer = kb.ask("شمخاني " * 2000)
+    assert "1000" in answer.message
+
+
+def test_filters_restrict_by_source_and_date(kb):
+    only_seed = kb.ask("الأمن القومي", k=5, filters=askbot.Filters(source="العالم"))
+    assert {e.citation.article_id for e in only_seed.excerpts} == {SEED_ID}
+    in_2018 = kb.ask(SEED_QUESTION, k=5, filters=askbot.Filters(until="2018-12-31"))
+    assert all(e.citation.published.startswith("2018") for e in in_2018.excerpts)
+    since = kb.ask(SEED_QUESTION, k=5, filters=askbot.Filters(since="2023-01-01"))
+    assert {e.citation.article_id for e in since.excerpts} <= {SEED_ID}
+
+
+def test_unrelated_question_is_not_found_and_names_nearest_titles(kb):
+    answer = kb.ask("ما هي أفضل وصفة لكعكة الشوكولاتة بالفراولة؟")
+    assert not answer.found
+    assert answer.excerpts == ()
+
+
+def test_readding_skips_unchanged_and_updates_changed(index_copy, corpus_dir, tmp_path):
+    kb = askbot.open(index_copy)
+    report = kb.add([corpus_dir])
+    assert len(report.unchanged) == 25 and not report.added and report.passages == 0
+    changed = tmp_path / "seed.txt"
+    text = (corpus_dir / "000_102c93eeae5ae0e9.txt").read_text(encoding="utf-8")
+    changed.write_text(text.replace("طحنون بن زايد", "طحنون بن زايد آل نهيان"), encoding="utf-8")
+    report = kb.add([changed])
+    assert report.updated == [SEED_ID] or report.added, report
+    assert kb.check() == []
+
+
+def test_remove_deletes_and_keeps_the_rest(index_copy):
+    kb = askbot.open(index_copy)
+    before = kb.info()
+    assert kb.remove([SEED_ID, "no-such-id"]) == [SEED_ID]
+    after = kb.info()
+    assert after["articles"] == before["articles"] - 1
+    assert SEED_ID not in [e.citation.article_id for e in kb.ask(SEED_QUESTION, k=5).excerpts]
+    assert kb.check() == []
+
+
+def test_index_built_with_another_model_is_refused(index_copy):
+    manifest_path = current_generation(index_copy) / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["model_id"] = "someone/else"
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatch, match="--rebuild"):
+        askbot.open(index_copy).ask(SEED_QUESTION)
+
+
+def test_passage_lookup_and_info(kb):
+    top = first(kb.ask(SEED_QUESTION))
+    whole = kb.passage(top.passage_id)
+    assert whole.text == top.text and whole.citation == top.citation
+    assert kb.passage(10**9) is None
+    info = kb.info()
+    assert info["articles"] == 25 and info["passages"] >= 25 and "e5" in info["model"]
