@@ -1,0 +1,57 @@
+"""One place that turns a reader's fields into an ``Article`` (or says why it cannot)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from askbot.ingest.dates import parse_date
+from askbot.types import Article, IngestProblem
+
+_WORD = re.compile(r"[^\W_]")  # a body needs at least one letter or digit
+ARTICLE_FIELDS = ("id", "title", "text", "source", "url", "published", "category", "place")
+
+
+class IngestError(Exception):
+    """Why one item cannot be read; readers turn it into an ``IngestProblem`` and go on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def content_id(text: str) -> str:
+    """A stable id for a body without one: 16 hex of sha256 over its NFC, whitespace-collapsed form.
+
+    Deliberately not ``arabic.normalize``: ids must not change when the matching rules do.
+    """
+    canonical = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def as_text(value: object) -> str:
+    """A field value as a string: lists joined with ", ", missing values as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return ", ".join(part for part in map(as_text, value) if part)
+    return str(value)
+
+
+def make_article(
+    fields: Mapping[str, object], origin: str, mapping: Mapping[str, str] | None = None
+) -> Article | IngestProblem:
+    """An ``Article`` from named fields (renamed through ``mapping`` first); a problem when there is no text."""
+    named = {(mapping or {}).get(key, key): value for key, value in fields.items()}
+    values = {name: as_text(named.get(name)) for name in ARTICLE_FIELDS}
+    text = values.pop("text")
+    if not _WORD.search(text):
+        return IngestProblem(origin, "no article text")
+    values = {name: value.strip() for name, value in values.items()}
+    values["id"] = values["id"] or content_id(text)
+    values["published"] = parse_date(values["published"])
+    return Article(text=text, origin=origin, **values)
