@@ -1,0 +1,242 @@
+"""Retrieval and answer quality over a question set: recall@k, MRR@k, nDCG@k, answer-in-excerpts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from askbot import arabic
+from askbot.answer import compose
+from askbot.kb import EMPTY_INDEX, clean_question
+from askbot.retrieval import search
+from askbot.store import metadata
+from askbot.store.index import IndexReader
+from askbot.types import Answer, Article
+
+if TYPE_CHECKING:
+    from askbot.kb import KnowledgeBase
+
+# Gold paragraphs are indexed as "xq-<n>" (n counts paragraphs in file order) with an empty title and a
+# neutral source, so that neither a title nor a source name can lead retrieval to them.
+GOLD_PREFIX = "xq-"
+GOLD_SOURCE = "xquad"
+METHOD_ORDER = ("bm25", "dense", "hybrid")
+ANSWER_EXCERPTS = 5  # answer@5: the gold answer inside one of the first 5 excerpts
+ENCODE_BATCH = 64  # questions encoded at once (and the progress step)
+
+Rank = int | None  # 1-based position of the first gold passage; None when not retrieved
+
+
+# ---- metrics over the rank of the single gold item ---------------------------------------------
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def recall_at_k(ranks: Sequence[Rank], k: int) -> float:
+    """Share of questions whose gold item is in the first ``k``."""
+    return _mean([1.0 if r is not None and r <= k else 0.0 for r in ranks])
+
+
+def mrr_at_k(ranks: Sequence[Rank], k: int) -> float:
+    """Mean reciprocal rank, counting 0 beyond ``k``."""
+    return _mean([1.0 / r if r is not None and r <= k else 0.0 for r in ranks])
+
+
+def ndcg_at_k(ranks: Sequence[Rank], k: int) -> float:
+    """nDCG with one relevant item: 1/log2(rank+1) within ``k``, else 0 (the ideal DCG is 1)."""
+    return _mean([1.0 / math.log2(r + 1) if r is not None and r <= k else 0.0 for r in ranks])
+
+
+# ---- question sets -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalQuestion:
+    """A question, the accepted answer texts, and the id of the article (paragraph) that holds them."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold: str
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The gold paragraphs as articles and the questions asked about them."""
+
+    articles: list[Article]
+    questions: list[EvalQuestion]
+    unmatched: int = 0  # questions dropped because the contexts file has no question with their id
+
+
+def _squad_paragraphs(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ValueError(f"{path}: not a SQuAD v1.1 file (expected an object with a 'data' list)")
+    paragraphs = (p for item in data["data"] for p in item.get("paragraphs", []))
+    yield from enumerate(paragraphs)
+
+
+def load_squad(questions: str | Path, contexts: str | Path | None = None) -> EvalSet:
+    """Gold paragraphs and questions from SQuAD v1.1 files.
+
+    Paragraphs (and the accepted answers) come from ``contexts`` when given, else from ``questions``;
+    each question is matched to its paragraph by question id, so English questions can be asked of
+    the Arabic paragraphs they were translated with (XQuAD shares ids across languages).
+    """
+    articles: list[Article] = []
+    gold: dict[str, tuple[str, tuple[str, ...]]] = {}  # question id -> (article id, answers)
+    for n, paragraph in _squad_paragraphs(Path(contexts or questions)):
+        article_id = f"{GOLD_PREFIX}{n}"
+        articles.append(Article(id=article_id, title="", text=paragraph["context"], source=GOLD_SOURCE))
+        for qa in paragraph.get("qas", []):
+            gold[qa["id"]] = (article_id, tuple(a["text"] for a in qa.get("answers", [])))
+    asked: list[EvalQuestion] = []
+    unmatched = 0
+    for _, paragraph in _squad_paragraphs(Path(questions)):
+        for qa in paragraph.get("qas", []):
+            if qa["id"] not in gold:
+                unmatched += 1
+                continue
+            article_id, answers = gold[qa["id"]]
+            asked.append(EvalQuestion(qa["id"], qa["question"], answers, article_id))
+    return EvalSet(articles, asked, unmatched)
+
+
+def sample_lines(path: str | Path, n: int | None, seed: int = 0) -> list[str]:
+    """The non-blank lines of a (possibly gzipped) JSONL file; with ``n``, the first ``n`` after a seeded shuffle."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    if n is None:
+        return lines
+    random.Random(seed).shuffle(lines)
+    return lines[:n]
+
+
+def article_line(article: Article) -> str:
+    """``article`` as one line of askbot's JSONL schema."""
+    fields = ("id", "url", "source", "category", "title", "published", "text")
+    return json.dumps({f: getattr(article, f) for f in fields}, ensure_ascii=False)
+
+
+# ---- the evaluator ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    """How one method did on one question."""
+
+    question_id: str
+    method: str
+    rank: Rank
+    answered: bool
+    answer_in_excerpts: bool
+    answer_in_sentence: bool
+    retrieved: tuple[str, ...]  # article ids of the ranked passages, best first
+
+
+def contains_answer(text: str, answers: Sequence[str]) -> bool:
+    """Whether any answer, normalized, is inside the normalized ``text``."""
+    folded = arabic.normalize(text)
+    return any(a and a in folded for a in (arabic.normalize(x) for x in answers))
+
+
+def gold_rank(retrieved: Sequence[str], gold: str) -> Rank:
+    """1-based position of the first passage of the gold article, or None."""
+    return next((i for i, article_id in enumerate(retrieved, 1) if article_id == gold), None)
+
+
+class Evaluator:
+    """Asks every question by each retrieval method and scores the rankings and the answers.
+
+    A passage counts as gold when it belongs to the question's article; the rank is the position of
+    the first such passage among the ranked passages (others from the same article are not skipped,
+    as a reader of the excerpts would not skip them either). Answer metrics read what ``kb.ask``
+    would show with k=5: an honest "not found" counts as a miss.
+    """
+
+    def __init__(self, questions: Sequence[EvalQuestion], ks: Sequence[int] = (1, 5, 10)) -> None:
+        if not ks or min(ks) < 1:
+            raise ValueError("ks must be positive cut-offs, e.g. (1, 5, 10)")
+        self.questions = list(questions)
+        self.ks = tuple(sorted(set(ks)))
+        self.depth = max(self.ks[-1], ANSWER_EXCERPTS)
+
+    def outcomes(
+        self,
+        kb: KnowledgeBase,
+        methods: Sequence[str] = METHOD_ORDER,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Outcome]:
+        """One Outcome per question and method; the questions are encoded once, in batches."""
+        reader = kb.reader
+        if reader is None or reader.manifest.passages == 0:
+            raise ValueError(EMPTY_INDEX)
+        texts = [clean_question(q.question, kb.settings.max_question_chars)[0] for q in self.questions]
+        dense_needed = any(m != "bm25" for m in methods)
+        out: list[Outcome] = []
+        for start in range(0, len(self.questions), ENCODE_BATCH):
+            batch = range(start, min(start + ENCODE_BATCH, len(self.questions)))
+            vectors = kb.encoder.encode_queries([texts[i] for i in batch]) if dense_needed else None
+            for row, i in enumerate(batch):
+                question = self.questions[i]
+                for method in methods:
+                    vector = vectors[row] if vectors is not None and method != "bm25" else None
+                    out.append(self._score(reader, question, texts[i], vector, method))
+            if progress:
+                progress(batch.stop, len(self.questions))
+        return out
+
+    def _score(
+        self, reader: IndexReader, question: EvalQuestion, text: str, vector: np.ndarray | None, method: str
+    ) -> Outcome:
+        hits = search(reader, text, vector, self.depth, method=method) if arabic.tokens(text) else []
+        rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
+        retrieved = tuple(rows[h.passage_id][0] if h.passage_id in rows else "" for h in hits)
+        answer: Answer = compose(question.question, hits[:ANSWER_EXCERPTS], reader, k=ANSWER_EXCERPTS)
+        excerpts = answer.excerpts
+        return Outcome(
+            question_id=question.id,
+            method=method,
+            rank=gold_rank(retrieved, question.gold),
+            answered=answer.found,
+            answer_in_excerpts=any(contains_answer(e.text, question.answers) for e in excerpts),
+            answer_in_sentence=bool(excerpts) and contains_answer(excerpts[0].sentence, question.answers),
+            retrieved=retrieved,
+        )
+
+    def summarize(self, outcomes: Sequence[Outcome], passages: int = 0) -> dict[str, dict[str, float]]:
+        """Metrics per method (in the order the methods first appear), with the question and passage counts."""
+        by_method: dict[str, list[Outcome]] = {}
+        for o in outcomes:
+            by_method.setdefault(o.method, []).append(o)
+        top = self.ks[-1]
+        report: dict[str, dict[str, float]] = {}
+        for method, rows in by_method.items():
+            ranks = [o.rank for o in rows]
+            metrics = {f"R@{k}": recall_at_k(ranks, k) for k in self.ks}
+            metrics[f"MRR@{top}"] = mrr_at_k(ranks, top)
+            metrics[f"nDCG@{top}"] = ndcg_at_k(ranks, top)
+            metrics[f"answer@{ANSWER_EXCERPTS}"] = _mean([float(o.answer_in_excerpts) for o in rows])
+            metrics["answer@sentence"] = _mean([float(o.answer_in_sentence) for o in rows])
+            metrics["answered"] = _mean([float(o.answered) for o in rows])
+            metrics.update(questions=len(rows), passages=passages)
+            report[method] = metrics
+        return report
+
+    def run(
+        self,
+        kb: KnowledgeBase,
+        methods: Sequence[str] = METHOD_ORDER,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """Metrics per method: R@k, MRR, nDCG, answer@5, answer@sentence, answered, questions, passages."""
+        outcomes = self.outcomes(kb, methods, progress)
+        reader = kb.reader
+        return self.summarize(outcomes, reader.manifest.passages if reader is not None else 0)
