@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import SEED_QUESTION
+SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 
 ASKBOT = [sys.executable, "-m", "askbot.cli"]
 

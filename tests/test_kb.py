@@ -10,7 +10,7 @@ import askbot
 from askbot.kb import EMPTY_QUESTION
 from askbot.store import IndexMismatch, current_generation
 
-from .conftest import SEED_QUESTION
+SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 
 SEED_ID = "102c93eeae5ae0e9"
 

@@ -15,7 +15,6 @@ from askbot import arabic
 from askbot.answer import build_excerpts, compose
 from askbot.chunking import chunk_article
 from askbot.config import Settings
-from askbot.ingest import read_paths
 from askbot.retrieval import Filters, search
 from askbot.store import current_generation
 from askbot.store.index import IndexReader, IndexWriter
@@ -129,6 +128,8 @@ class KnowledgeBase:
         progress: Progress | None = None,
     ) -> IndexReport:
         """Index new or changed articles from files, folders or "-" (stdin); unchanged ones are skipped."""
+        from askbot.ingest import read_paths  # readers (trafilatura, ...) load only when indexing
+
         started = time.perf_counter()
         report = IndexReport()
         articles: dict[str, Article] = {}

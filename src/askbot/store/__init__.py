@@ -48,7 +48,9 @@ def current_generation(index_dir: Path) -> Path | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"{index_dir / CURRENT} is unreadable ({exc}); run: askbot check --index {index_dir}") from exc
+        raise IndexCorrupt(
+            f"{index_dir / CURRENT} is unreadable ({exc}); run: askbot check --index {index_dir}"
+        ) from exc
     path = index_dir / name
     if not name.startswith("gen-") or "/" in name or not path.is_dir():
         raise IndexCorrupt(

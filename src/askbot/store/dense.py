@@ -29,7 +29,10 @@ def load(path: Path, dim: int, expected_bytes: int | None) -> faiss.Index:
         raise IndexCorrupt(f"{path} has {size} bytes, the manifest says {expected_bytes}: truncated or replaced")
     if head not in _MAGICS:
         raise IndexCorrupt(f"{path} is not a FAISS index this askbot wrote")
-    index = faiss.read_index(str(path))
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS validates its header fields and throws on nonsense
+        raise IndexCorrupt(f"{path} is garbled: FAISS cannot read it") from exc
     if index.d != dim:
         raise IndexCorrupt(f"{path} holds {index.d}-d vectors, the manifest says {dim}")
     return index

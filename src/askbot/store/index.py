@@ -12,8 +12,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from askbot.store import commit_generation, current_generation, new_generation, sweep_generations
-from askbot.store import dense, metadata
+from askbot.store import commit_generation, current_generation, dense, metadata, new_generation, sweep_generations
 from askbot.store.lexical import LexicalIndex
 from askbot.store.lock import WriterLock
 from askbot.store.manifest import IndexCorrupt, Manifest
@@ -61,7 +60,14 @@ class IndexReader:
 
     def verify(self) -> list[str]:
         """Deep check: checksums, counts, every id resolvable. Returns the problems found."""
-        problems = []
+        problems: list[str] = []
+        try:
+            self._verify(problems)
+        except (sqlite3.DatabaseError, ValueError) as exc:  # a damaged meta.sqlite fails queries, or decoding
+            problems.append(f"{self.generation / META} is damaged ({exc})")
+        return problems
+
+    def _verify(self, problems: list[str]) -> None:
         for name, info in self.manifest.files.items():
             path = self.generation / name
             if not path.is_file():
@@ -85,7 +91,6 @@ class IndexReader:
         ).fetchone()
         if orphans:
             problems.append(f"{orphans} passages belong to no article")
-        return problems
 
     def close(self) -> None:
         self.db.close()

@@ -3,6 +3,10 @@
 bm25s cannot add documents to a built index, so each generation keeps the tokenized corpus as
 token ids (``tokens.npy`` + ``offsets.npy``, one row per passage, ``pids.npy`` naming the passage)
 and rebuilds the score matrix from ids on commit: no passage is ever tokenized twice.
+
+Writers build with bm25s; readers only sum columns of the saved score matrix (``bm25/*.csc.index.npy``,
+term-major: column ``t`` holds the BM25 weight of term ``t`` in each passage), which needs neither
+bm25s nor scipy, so a cold ``askbot ask`` does not pay for importing them.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 
 from askbot.arabic import tokens as arabic_tokens
 from askbot.store.manifest import IndexCorrupt
+
+if TYPE_CHECKING:
+    import bm25s
 
 K1, B = 1.2, 0.75
 
@@ -25,8 +32,36 @@ def tokenize(text: str) -> list[str]:
     return arabic_tokens(text, stem=True, drop_stopwords=True)
 
 
+class ScoreMatrix:
+    """bm25s's saved term-major CSC score matrix, read as three arrays."""
+
+    FILES = ("data", "indices", "indptr")
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, num_docs: int) -> None:
+        self.data, self.indices, self.indptr, self.num_docs = data, indices, indptr, num_docs
+
+    @classmethod
+    def load(cls, directory: Path, mmap: bool) -> ScoreMatrix:
+        mode = "r" if mmap else None
+        arrays = [
+            np.load(directory / f"{name}.csc.index.npy", mmap_mode=mode, allow_pickle=False) for name in cls.FILES
+        ]
+        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+        return cls(*arrays, num_docs=int(params["num_docs"]))
+
+    def scores(self, term_ids: Sequence[int]) -> np.ndarray:
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        for t in term_ids:
+            start, end = int(self.indptr[t]), int(self.indptr[t + 1])
+            out += np.bincount(self.indices[start:end], weights=self.data[start:end], minlength=self.num_docs)
+        return out
+
+    def document_frequency(self, term_id: int) -> int:
+        return int(self.indptr[term_id + 1] - self.indptr[term_id])
+
+
 class LexicalIndex:
-    """Token ids per passage plus the bm25s index built from them."""
+    """Token ids per passage plus the BM25 score matrix built from them."""
 
     def __init__(
         self,
@@ -34,13 +69,14 @@ class LexicalIndex:
         tokens: np.ndarray,
         offsets: np.ndarray,
         pids: np.ndarray,
-        bm25: bm25s.BM25 | None = None,
+        matrix: ScoreMatrix | None = None,
     ) -> None:
         self.vocab = vocab
         self.tokens = tokens
         self.offsets = offsets
         self.pids = pids
-        self.bm25 = bm25
+        self.matrix = matrix
+        self._built: bm25s.BM25 | None = None
 
     @classmethod
     def empty(cls) -> LexicalIndex:
@@ -61,7 +97,7 @@ class LexicalIndex:
         self.tokens = np.concatenate([self.tokens, *rows]) if rows else self.tokens
         self.offsets = np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(lengths)])
         self.pids = np.concatenate([self.pids, np.asarray(pids, np.int64)])
-        self.bm25 = None
+        self.matrix = None
 
     def remove(self, pids: Sequence[int]) -> None:
         if not len(pids) or not len(self.pids):
@@ -74,9 +110,11 @@ class LexicalIndex:
         self.tokens = self.tokens[token_keep]
         self.offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
         self.pids = self.pids[keep]
-        self.bm25 = None
+        self.matrix = None
 
     def _build(self) -> bm25s.BM25:
+        import bm25s
+
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
         empty_id = len(self.vocab)  # every passage gets one "empty" token so none has length 0
         vocab = {**self.vocab, "": empty_id}
@@ -92,8 +130,7 @@ class LexicalIndex:
         np.save(directory / "pids.npy", self.pids)
         (directory / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         if len(self.pids):
-            self.bm25 = self.bm25 or self._build()
-            self.bm25.save(str(directory / "bm25"))
+            self._build().save(str(directory / "bm25"))
 
     # ---- reading -------------------------------------------------------------------------------
     @classmethod
@@ -104,24 +141,23 @@ class LexicalIndex:
             tokens = np.load(directory / "tokens.npy", mmap_mode=mode, allow_pickle=False)
             offsets = np.load(directory / "offsets.npy", allow_pickle=False)
             pids = np.load(directory / "pids.npy", allow_pickle=False)
-            bm25 = bm25s.BM25.load(str(directory / "bm25"), mmap=mmap) if len(pids) else None
-        except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"the lexical index in {directory} is unreadable ({exc})") from exc
-        if len(offsets) != len(pids) + 1:
+            matrix = ScoreMatrix.load(directory / "bm25", mmap) if len(pids) else None
+        except Exception as exc:  # a garbled .npy header or bm25s file fails in many ways (EOFError, TokenError, ...)
+            raise IndexCorrupt(f"the lexical index in {directory} is unreadable ({type(exc).__name__}: {exc})") from exc
+        if len(offsets) != len(pids) + 1 or (matrix is not None and matrix.num_docs != len(pids)):
             raise IndexCorrupt(f"the lexical index in {directory} is inconsistent (offsets vs passages)")
-        return cls(vocab, tokens, offsets, pids, bm25)
+        return cls(vocab, tokens, offsets, pids, matrix)
 
     def search(self, query: str, k: int, allowed: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, pids) with a positive BM25 score."""
-        if self.bm25 is None or not len(self.pids):
+        if self.matrix is None or not len(self.pids):
             return np.empty(0, np.float32), np.empty(0, np.int64)
         qids = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
         if not qids:
             return np.empty(0, np.float32), np.empty(0, np.int64)
-        mask = None
+        scores = self.matrix.scores(qids)
         if allowed is not None:
-            mask = np.isin(self.pids, np.asarray(allowed, np.int64)).astype(np.float32)
-        scores = self.bm25.get_scores_from_ids(qids, weight_mask=mask)
+            scores *= np.isin(self.pids, np.asarray(allowed, np.int64))
         k = min(k, int((scores > 0).sum()))
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
@@ -132,12 +168,11 @@ class LexicalIndex:
     def idf(self, token_list: Sequence[str]) -> dict[str, float]:
         """BM25 idf of each (already tokenized) term; unseen terms get the rarest-term idf."""
         n = len(self.pids)
-        if self.bm25 is None or n == 0:
+        if self.matrix is None or n == 0:
             return dict.fromkeys(token_list, 1.0)
-        indptr = self.bm25.scores["indptr"]
         out = {}
         for tok in token_list:
             tid = self.vocab.get(tok)
-            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None else 0
+            df = self.matrix.document_frequency(tid) if tid is not None else 0
             out[tok] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out

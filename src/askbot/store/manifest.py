@@ -41,9 +41,23 @@ class Manifest:
         path = directory / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
+            manifest = cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorrupt(f"{path} is unreadable ({exc})") from exc
+        if not manifest._well_formed():
+            raise IndexCorrupt(f"{path} is garbled: a field has the wrong type")
+        return manifest
+
+    def _well_formed(self) -> bool:
+        numbers = (self.format, self.dim, self.articles, self.passages, self.next_passage_id)
+        return (
+            all(type(n) is int for n in numbers)
+            and isinstance(self.files, dict)
+            and all(
+                isinstance(f, dict) and type(f.get("bytes")) is int and isinstance(f.get("sha256"), str)
+                for f in self.files.values()
+            )
+        )
 
     def refuse_if_incompatible(self, model_id: str, fingerprint: str, normalizer_version: str, where: Path) -> None:
         problems = []

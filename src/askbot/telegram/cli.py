@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import askbot
 from askbot.config import Settings
-from askbot.telegram.bot import ALLOWED_UPDATES, BotOptions, build_application
 from askbot.telegram.limits import parse_rate
 from askbot.telegram.redact import hide_secrets, redact
 
@@ -100,6 +99,8 @@ def configure_logging(verbose: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and the index once, then serve Telegram until interrupted."""
+    from askbot.telegram.bot import ALLOWED_UPDATES, BotOptions, build_application  # PTB loads only here
+
     configure_logging(getattr(args, "verbose", 0))
     token = read_token(getattr(args, "token_file", None))
     webhook_url = _flag(args, "webhook_url")
