@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from askbot.arabic import sentence_spans
+import numpy as np
+
+from askbot.arabic import script_of, sentence_spans, tokens
 from askbot.store import metadata
 from askbot.store.index import IndexReader
 from askbot.store.lexical import tokenize
 from askbot.types import Answer, Article, Citation, Excerpt, Hit
 
-# An answer is given when the best passage is this close to the question (cosine, e5 scale) ...
-DENSE_FLOOR = 0.80
-# ... or when its best sentence holds this share of the question's (idf-weighted) terms.
+# An answer is given when the best sentence holds this share of the question's (idf-weighted) terms ...
 COVERAGE_FLOOR = 0.5
+# ... or when the best passage is this close to the question (cosine, e5 scale). Questions in another
+# script than the passages share no words with them and score lower across languages, hence two floors.
+DENSE_FLOOR = {"ar": 0.85}
+DENSE_FLOOR_CROSS_LINGUAL = 0.80
+# Below this coverage the words say little about which sentence answers: ask the encoder instead.
+WEAK_COVERAGE = 0.34
+SENTENCE_RERANK_EXCERPTS = 1  # each costs one encoder call over its sentences (~30 ms a sentence)
+
+SentenceScorer = Callable[[list[str]], np.ndarray]  # sentences -> similarity to the question
 NOT_FOUND = "لم أجد إجابة في المقالات المفهرسة. / Not found in the indexed articles."
 
 
@@ -31,20 +40,30 @@ def citation(article: Article, start: int, end: int) -> Citation:
     )
 
 
-def best_sentence(text: str, question_terms: dict[str, float]) -> tuple[int, int, float]:
-    """(start, end, coverage) of the sentence in ``text`` holding most of the question's weighted terms."""
+def best_sentence(
+    text: str, question_terms: dict[str, float], scorer: SentenceScorer | None = None
+) -> tuple[int, int, float]:
+    """(start, end, coverage) of the sentence in ``text`` that best answers.
+
+    Sentences are ranked by the share of the question's weighted terms they hold; when no sentence
+    holds enough (a question in another language, or in other words), by ``scorer`` if given.
+    Spans without a letter or digit (rules like "-----") are never chosen.
+    """
     total = sum(question_terms.values()) or 1.0
-    best = (0, len(text), -1.0)
-    for start, end in sentence_spans(text):
-        terms = set(tokenize(text[start:end]))
-        coverage = sum(w for t, w in question_terms.items() if t in terms) / total
-        if coverage > best[2]:
-            best = (start, end, coverage)
-    return best[0], best[1], max(best[2], 0.0)
+    spans = [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
+    coverage = [
+        sum(w for t, w in question_terms.items() if t in set(tokenize(text[s:e]))) / total for s, e in spans
+    ]
+    best = int(np.argmax(coverage))
+    if scorer is not None and coverage[best] < WEAK_COVERAGE and len(spans) > 1:
+        best = int(np.argmax(scorer([text[s:e] for s, e in spans])))
+    return spans[best][0], spans[best][1], coverage[best]
 
 
-def build_excerpts(reader: IndexReader, hits: Sequence[Hit], question: str) -> list[tuple[Excerpt, float]]:
-    """Each hit as an Excerpt, with the coverage of its marked sentence."""
+def build_excerpts(
+    reader: IndexReader, hits: Sequence[Hit], question: str, scorer: SentenceScorer | None = None
+) -> list[tuple[Excerpt, float]]:
+    """Each hit as an Excerpt, with the coverage of its marked sentence (``scorer`` helps the first few)."""
     rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
     q_tokens = tokenize(question)
     weights = reader.lexical.idf(q_tokens)
@@ -61,7 +80,7 @@ def build_excerpts(reader: IndexReader, hits: Sequence[Hit], question: str) -> l
         if article is None:
             continue
         text = article.text[start:end]
-        s_start, s_end, coverage = best_sentence(text, weights)
+        s_start, s_end, coverage = best_sentence(text, weights, scorer if len(out) < SENTENCE_RERANK_EXCERPTS else None)
         excerpt = Excerpt(
             text=text,
             sentence=text[s_start:s_end],
@@ -75,13 +94,30 @@ def build_excerpts(reader: IndexReader, hits: Sequence[Hit], question: str) -> l
     return out
 
 
-def compose(question: str, hits: Sequence[Hit], reader: IndexReader, k: int, offset: int = 0) -> Answer:
+def is_relevant(question: str, best_dense: float, best_coverage: float) -> bool:
+    floor = DENSE_FLOOR.get(script_of(question), DENSE_FLOOR_CROSS_LINGUAL)
+    return best_coverage >= COVERAGE_FLOOR or best_dense >= floor
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    reader: IndexReader,
+    k: int,
+    offset: int = 0,
+    scorer: SentenceScorer | None = None,
+) -> Answer:
     """Decide between an answer and an honest 'not found'."""
-    scored = build_excerpts(reader, hits, question)
+    page = hits[offset : offset + k]
+    scored = build_excerpts(reader, page, question)
     best_dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     best_coverage = max((c for _, c in scored), default=0.0)
     excerpts = tuple(e for e, _ in scored)
-    if not excerpts or (best_dense < DENSE_FLOOR and best_coverage < COVERAGE_FLOOR):
+    if not excerpts or not is_relevant(question, best_dense, best_coverage):
         titles = tuple(dict.fromkeys(e.citation.title for e in excerpts if e.citation.title))[:3]
         return Answer(question, False, (), titles, NOT_FOUND)
-    return Answer(question, True, excerpts[offset : offset + k])
+    if scorer is not None and min(c for _, c in scored[:SENTENCE_RERANK_EXCERPTS]) < WEAK_COVERAGE:
+        # the words did not pick the sentence: let the encoder pick it, for the first excerpts only
+        lead = build_excerpts(reader, page[:SENTENCE_RERANK_EXCERPTS], question, scorer)
+        excerpts = tuple(e for e, _ in lead) + excerpts[len(lead) :]
+    return Answer(question, True, excerpts)

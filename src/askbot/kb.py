@@ -247,7 +247,7 @@ class KnowledgeBase:
         t1 = time.perf_counter()
         hits = search(reader, text, vector, offset + k, filters=filters, method=method)
         t2 = time.perf_counter()
-        answer = compose(question, hits, reader, k=k, offset=offset)
+        answer = compose(question, hits, reader, k=k, offset=offset, scorer=self._sentence_scorer(vector))
         t3 = time.perf_counter()
         timings.update(encode=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3)
         if note:
@@ -255,6 +255,13 @@ class KnowledgeBase:
                             " ".join(filter(None, [note, answer.message])))
         answer.timings_ms.update(timings)
         return answer
+
+    def _sentence_scorer(self, query_vector: np.ndarray | None):  # -> SentenceScorer | None
+        """Similarity of sentences to the question, by the encoder (used only when words don't decide)."""
+        if query_vector is None:
+            return None
+        encoder = self.encoder
+        return lambda sentences: encoder.encode_passages(sentences) @ query_vector
 
     def passage(self, passage_id: int):  # -> Excerpt | None
         """The whole passage ``passage_id`` as an excerpt with its citation."""

@@ -1,9 +1,12 @@
-"""Question -> ranked passages: dense (FAISS) and lexical (BM25) rankings, fused by language.
+"""Question -> ranked passages: dense (FAISS) and lexical (BM25) rankings, fused by score and language.
 
-Fusion is reciprocal-rank fusion (k=60) with a lexical weight chosen by the question's script: BM25
-over Arabic passages can only help an Arabic question, and for an English one it returns noise
-that plain RRF would mix in as equal evidence. So Latin-script questions use dense alone, Persian
-ones (sharing script and many words with Arabic) weigh BM25 lower, Arabic ones weigh both equally.
+``hybrid`` takes the union of both top lists, looks up each candidate's exact score on the other side
+too, rescales each side (dense min-max over the candidates, BM25 by its maximum, keeping its margins)
+and adds them, the lexical side weighted by the question's script: BM25 over Arabic passages can only
+help an Arabic question, and for an English one it returns noise. So Latin-script questions rank by
+dense alone (never worse than dense), Persian ones weigh BM25 lower, Arabic ones weigh both equally.
+Unlike reciprocal-rank fusion (``hybrid-rrf``, kept for comparison), a BM25 list whose first passage
+stands far above the rest outweighs a flat dense list, as with short questions of rare words.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from askbot.types import Hit
 
 RRF_K = 60
 LEXICAL_WEIGHT = {"ar": 1.0, "fa": 0.5}  # any other script: 0 (dense only)
-METHODS = ("dense", "bm25", "hybrid")
+METHODS = ("dense", "bm25", "hybrid", "hybrid-rrf")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,23 @@ def fuse(
     return [Hit(pid, score, dense_of.get(pid), lexical_of.get(pid)) for pid, score in order]
 
 
+def fuse_scores(
+    pids: np.ndarray, dense_scores: np.ndarray, lexical_scores: np.ndarray, lexical_weight: float
+) -> list[Hit]:
+    """Weighted sum of rescaled scores over a candidate set where both scores are known for every pid."""
+    if not len(pids):
+        return []
+    span = float(dense_scores.max() - dense_scores.min())
+    d = (dense_scores - dense_scores.min()) / span if span > 0 else np.ones_like(dense_scores)
+    top_lexical = float(lexical_scores.max())
+    lex = lexical_scores / top_lexical if top_lexical > 0 else np.zeros_like(lexical_scores)
+    combined = d + lexical_weight * lex
+    order = sorted(range(len(pids)), key=lambda i: (-combined[i], int(pids[i])))
+    return [
+        Hit(int(pids[i]), float(combined[i]), float(dense_scores[i]), float(lexical_scores[i])) for i in order
+    ]
+
+
 def search(
     reader: IndexReader,
     question: str,
@@ -70,15 +90,23 @@ def search(
     allowed = metadata.filtered_pids(reader.db, **vars(filters)) if filters else None
     depth = max(depth, k)
     empty = (np.empty(0, np.float32), np.empty(0, np.int64))
-    d_scores, d_ids = (
-        dense.search(reader.dense, query_vector, depth, allowed)
-        if method != "bm25" and query_vector is not None
-        else empty
-    )
-    l_scores, l_ids = reader.lexical.search(question, depth, allowed) if method != "dense" else empty
+    use_dense = method != "bm25" and query_vector is not None
+    d_scores, d_ids = dense.search(reader.dense, query_vector, depth, allowed) if use_dense else empty
     if method == "dense":
         return [Hit(int(i), float(s), float(s), None) for s, i in zip(d_scores[:k], d_ids[:k], strict=True)]
+    all_lexical = reader.lexical.scores(question, allowed)
+    l_scores, l_ids = reader.lexical.top(all_lexical, depth)
     if method == "bm25":
         return [Hit(int(i), float(s), None, float(s)) for s, i in zip(l_scores[:k], l_ids[:k], strict=True)]
     weight = LEXICAL_WEIGHT.get(script_of(question), 0.0)
-    return fuse(d_ids, d_scores, l_ids, l_scores, weight)[:k]
+    if method == "hybrid-rrf":
+        return fuse(d_ids, d_scores, l_ids, l_scores, weight)[:k]
+    if not use_dense:
+        return [Hit(int(i), float(s), None, float(s)) for s, i in zip(l_scores[:k], l_ids[:k], strict=True)]
+    candidates = np.unique(np.concatenate([d_ids, l_ids]) if weight > 0 else d_ids)
+    known = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=True))
+    missing = np.asarray([p for p in candidates if p not in known], np.int64)
+    known.update(zip(missing.tolist(), dense.scores_of(reader.dense, query_vector, missing).tolist(), strict=True))
+    cand_dense = np.asarray([known[p] for p in candidates.tolist()], np.float32)
+    cand_lexical = reader.lexical.scores_of(all_lexical, candidates)
+    return fuse_scores(candidates, cand_dense, cand_lexical, weight)[:k]

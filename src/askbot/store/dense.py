@@ -68,3 +68,11 @@ def search(
         scores, ids = index.search(q, k, params=faiss.SearchParameters(sel=selector))
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+def scores_of(index: faiss.Index, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Exact inner products of the query with the stored vectors of ``ids``."""
+    if not len(ids):
+        return np.empty(0, np.float32)
+    vectors = np.stack([index.reconstruct(int(i)) for i in ids])
+    return (vectors @ query.reshape(-1)).astype(np.float32)

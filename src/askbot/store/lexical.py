@@ -148,16 +148,32 @@ class LexicalIndex:
             raise IndexCorrupt(f"the lexical index in {directory} is inconsistent (offsets vs passages)")
         return cls(vocab, tokens, offsets, pids, matrix)
 
-    def search(self, query: str, k: int, allowed: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, pids) with a positive BM25 score."""
+    def scores(self, query: str, allowed: Sequence[int] | None = None) -> np.ndarray | None:
+        """BM25 score of every passage (row order of ``pids``), or None when no query term is indexed."""
         if self.matrix is None or not len(self.pids):
-            return np.empty(0, np.float32), np.empty(0, np.int64)
+            return None
         qids = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
         if not qids:
-            return np.empty(0, np.float32), np.empty(0, np.int64)
+            return None
         scores = self.matrix.scores(qids)
         if allowed is not None:
             scores *= np.isin(self.pids, np.asarray(allowed, np.int64))
+        return scores
+
+    def scores_of(self, scores: np.ndarray | None, pids: np.ndarray) -> np.ndarray:
+        """Pick the scores of given passage ids out of ``scores()`` (pids are kept sorted ascending)."""
+        if scores is None or not len(pids):
+            return np.zeros(len(pids), np.float32)
+        rows = np.clip(np.searchsorted(self.pids, pids), 0, len(self.pids) - 1)
+        return np.where(self.pids[rows] == pids, scores[rows], 0.0).astype(np.float32)
+
+    def search(self, query: str, k: int, allowed: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, pids) with a positive BM25 score."""
+        return self.top(self.scores(query, allowed), k)
+
+    def top(self, scores: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if scores is None:
+            return np.empty(0, np.float32), np.empty(0, np.int64)
         k = min(k, int((scores > 0).sum()))
         if k <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
