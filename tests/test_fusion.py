@@ -33,3 +33,27 @@ def test_best_sentence_prefers_rare_question_terms():
     start, end, coverage = best_sentence(text, weights)
     assert text[start:end] == "ووقع الأعرجي وشمخاني المحضر الأمني المشترك."
     assert 0 < coverage <= 1
+
+
+def _excerpt(article_id: str, text: str):
+    from askbot.types import Citation, Excerpt
+
+    cite = Citation(title=article_id, source=article_id, published="", url="", article_id=article_id, start=0,
+                    end=len(text))
+    return Excerpt(text=text, sentence=text, sentence_start=0, sentence_end=len(text), score=1.0, citation=cite)
+
+
+def test_same_story_in_two_outlets_shows_once_with_the_other_source():
+    from askbot.answer import collapse_duplicates
+
+    wire = "أعلنت وزارة الخارجية اليوم عن زيارة رسمية للرئيس إلى العاصمة لبحث التعاون الاقتصادي بين البلدين."
+    scored = [
+        (_excerpt("bbc-1", wire), 0.9),
+        (_excerpt("bbc-1", wire + " وأضاف المتحدث."), 0.8),  # same article: kept as its own excerpt
+        (_excerpt("cnn-7", wire.replace("اليوم", "الأحد")), 0.7),  # other outlet, same story: folded
+        (_excerpt("sky-3", "فاز الفريق في المباراة النهائية بهدفين نظيفين."), 0.5),
+    ]
+    collapsed = collapse_duplicates(scored)
+    assert [e.citation.article_id for e, _ in collapsed] == ["bbc-1", "bbc-1", "sky-3"]
+    assert [c.article_id for c in collapsed[0][0].also_in] == ["cnn-7"]
+    assert collapsed[2][0].also_in == ()

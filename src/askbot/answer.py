@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,6 +22,8 @@ DENSE_FLOOR_CROSS_LINGUAL = 0.80
 # Below this coverage the words say little about which sentence answers: ask the encoder instead.
 WEAK_COVERAGE = 0.34
 SENTENCE_RERANK_EXCERPTS = 1  # each costs one encoder call over its sentences (~30 ms a sentence)
+# Share of distinct words two passages of different articles must have in common to count as one story.
+DUPLICATE_OVERLAP = 0.5
 
 SentenceScorer = Callable[[list[str]], np.ndarray]  # sentences -> similarity to the question
 NOT_FOUND = "لم أجد إجابة في المقالات المفهرسة. / Not found in the indexed articles."
@@ -51,19 +54,15 @@ def best_sentence(
     """
     total = sum(question_terms.values()) or 1.0
     spans = [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
-    coverage = [
-        sum(w for t, w in question_terms.items() if t in set(tokenize(text[s:e]))) / total for s, e in spans
-    ]
+    coverage = [sum(w for t, w in question_terms.items() if t in set(tokenize(text[s:e]))) / total for s, e in spans]
     best = int(np.argmax(coverage))
     if scorer is not None and coverage[best] < WEAK_COVERAGE and len(spans) > 1:
         best = int(np.argmax(scorer([text[s:e] for s, e in spans])))
     return spans[best][0], spans[best][1], coverage[best]
 
 
-def build_excerpts(
-    reader: IndexReader, hits: Sequence[Hit], question: str, scorer: SentenceScorer | None = None
-) -> list[tuple[Excerpt, float]]:
-    """Each hit as an Excerpt, with the coverage of its marked sentence (``scorer`` helps the first few)."""
+def build_excerpts(reader: IndexReader, hits: Sequence[Hit], question: str) -> list[tuple[Excerpt, float]]:
+    """Each hit as an Excerpt, with the coverage of its marked sentence."""
     rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
     q_tokens = tokenize(question)
     weights = reader.lexical.idf(q_tokens)
@@ -80,7 +79,7 @@ def build_excerpts(
         if article is None:
             continue
         text = article.text[start:end]
-        s_start, s_end, coverage = best_sentence(text, weights, scorer if len(out) < SENTENCE_RERANK_EXCERPTS else None)
+        s_start, s_end, coverage = best_sentence(text, weights)
         excerpt = Excerpt(
             text=text,
             sentence=text[s_start:s_end],
@@ -99,6 +98,23 @@ def is_relevant(question: str, best_dense: float, best_coverage: float) -> bool:
     return best_coverage >= COVERAGE_FLOOR or best_dense >= floor
 
 
+def collapse_duplicates(scored: Sequence[tuple[Excerpt, float]]) -> list[tuple[Excerpt, float]]:
+    """Show the same story once: an excerpt whose words mostly repeat a better-ranked excerpt of another
+    article (a wire story in several outlets) is folded into it, its citation listed in ``also_in``."""
+    kept: list[tuple[Excerpt, float, set[str]]] = []
+    for excerpt, coverage in scored:
+        words = set(tokenize(excerpt.text))
+        for i, (other, other_cov, other_words) in enumerate(kept):
+            same_article = other.citation.article_id == excerpt.citation.article_id
+            overlap = len(words & other_words) / max(1, len(words | other_words))
+            if not same_article and overlap >= DUPLICATE_OVERLAP:
+                kept[i] = (replace(other, also_in=(*other.also_in, excerpt.citation)), other_cov, other_words)
+                break
+        else:
+            kept.append((excerpt, coverage, words))
+    return [(e, c) for e, c, _ in kept]
+
+
 def compose(
     question: str,
     hits: Sequence[Hit],
@@ -107,17 +123,26 @@ def compose(
     offset: int = 0,
     scorer: SentenceScorer | None = None,
 ) -> Answer:
-    """Decide between an answer and an honest 'not found'."""
-    page = hits[offset : offset + k]
-    scored = build_excerpts(reader, page, question)
+    """Decide between an answer and an honest 'not found'; page ``offset:offset+k`` of the collapsed excerpts."""
+    scored = collapse_duplicates(build_excerpts(reader, hits, question))
     best_dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-    best_coverage = max((c for _, c in scored), default=0.0)
-    excerpts = tuple(e for e, _ in scored)
-    if not excerpts or not is_relevant(question, best_dense, best_coverage):
-        titles = tuple(dict.fromkeys(e.citation.title for e in excerpts if e.citation.title))[:3]
+    best_coverage = max((c for _, c in scored[:k]), default=0.0)
+    if not scored or not is_relevant(question, best_dense, best_coverage):
+        titles = tuple(dict.fromkeys(e.citation.title for e, _ in scored if e.citation.title))[:3]
         return Answer(question, False, (), titles, NOT_FOUND)
-    if scorer is not None and min(c for _, c in scored[:SENTENCE_RERANK_EXCERPTS]) < WEAK_COVERAGE:
+    page = scored[offset : offset + k]
+    excerpts = tuple(e for e, _ in page)
+    lead = page[:SENTENCE_RERANK_EXCERPTS]
+    if scorer is not None and lead and min(c for _, c in lead) < WEAK_COVERAGE:
         # the words did not pick the sentence: let the encoder pick it, for the first excerpts only
-        lead = build_excerpts(reader, page[:SENTENCE_RERANK_EXCERPTS], question, scorer)
-        excerpts = tuple(e for e, _ in lead) + excerpts[len(lead) :]
+        excerpts = tuple(_with_sentence(e, reader, question, scorer) for e, _ in lead) + excerpts[len(lead) :]
     return Answer(question, True, excerpts)
+
+
+def _with_sentence(excerpt: Excerpt, reader: IndexReader, question: str, scorer: SentenceScorer) -> Excerpt:
+    weights = reader.lexical.idf(tokenize(question))
+    s_start, s_end, _ = best_sentence(excerpt.text, weights, scorer)
+    base = excerpt.citation.start
+    return replace(
+        excerpt, sentence=excerpt.text[s_start:s_end], sentence_start=base + s_start, sentence_end=base + s_end
+    )

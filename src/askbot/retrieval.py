@@ -70,9 +70,7 @@ def fuse_scores(
     lex = lexical_scores / top_lexical if top_lexical > 0 else np.zeros_like(lexical_scores)
     combined = d + lexical_weight * lex
     order = sorted(range(len(pids)), key=lambda i: (-combined[i], int(pids[i])))
-    return [
-        Hit(int(pids[i]), float(combined[i]), float(dense_scores[i]), float(lexical_scores[i])) for i in order
-    ]
+    return [Hit(int(pids[i]), float(combined[i]), float(dense_scores[i]), float(lexical_scores[i])) for i in order]
 
 
 def search(
