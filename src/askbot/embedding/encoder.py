@@ -9,6 +9,7 @@ averages over windows where torch would truncate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -98,27 +99,24 @@ class Encoder:
     def _encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress | None) -> np.ndarray:
         cleaned = [_clean(t) for t in texts]
         out = np.zeros((len(cleaned), self.dim), dtype=np.float32)
-        fast_ids, bulk_ids = self._route(cleaned, kind)
         done = 0
-        if fast_ids:
-            fast = self._fast_engine()
-            assert fast is not None
-            done = _encode_by_length(cleaned, fast_ids, lambda b: fast.encode(b, kind), batch_size, out, progress, done)
-        if bulk_ids:
-            bulk = self._bulk_engine()
-            _encode_by_length(cleaned, bulk_ids, lambda b: bulk.encode(b, kind), batch_size, out, progress, done)
+        for engine, ids in self._route(cleaned, kind):
+            done = _encode_by_length(cleaned, ids, partial(engine.encode, kind=kind), batch_size, out, progress, done)
         return out
 
-    def _route(self, texts: list[str], kind: Kind) -> tuple[list[int], list[int]]:
-        """Split text indices into (C engine, torch engine)."""
+    def _route(self, texts: list[str], kind: Kind) -> list[tuple[CEngine | TorchEngine, list[int]]]:
+        """Which engine encodes which texts (torch is loaded only when it gets some)."""
         everything = list(range(len(texts)))
         fast = self._fast_engine()
         if fast is None:
-            return [], everything
+            return [(self._bulk_engine(), everything)]
         if len(texts) < (SMALL_BATCH if self._bulk is not None else COLD_BATCH):
-            return everything, []
+            return [(fast, everything)]
         fits = [fast.fed_tokens(t, kind) <= self.max_tokens for t in texts]
-        return [i for i in everything if not fits[i]], [i for i in everything if fits[i]]
+        routes: list[tuple[CEngine | TorchEngine, list[int]]] = [(fast, [i for i in everything if not fits[i]])]
+        if any(fits):
+            routes.append((self._bulk_engine(), [i for i in everything if fits[i]]))
+        return routes
 
 
 def _encode_by_length(
