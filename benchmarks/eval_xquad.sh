@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The retrieval yardstick: XQuAD-ar paragraphs among 2,000 ANT news articles, Arabic then English questions.
 # The index is kept in $INDEX, so the English run (and any rerun) embeds nothing; results go to $OUT.
+# Extra arguments go to both runs (e.g. --methods bm25,dense,hybrid,hybrid-rrf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=passive
@@ -8,7 +9,7 @@ DATA=${DATA:-/work/shared/data}
 INDEX=${INDEX:-/tmp/evalidx}
 OUT=${OUT:-/tmp/askbot-eval}
 mkdir -p "$OUT"
-common=(--distractors "$DATA/news/ant-v2.1.jsonl.gz" --sample 2000 --seed 0 --index "$INDEX" --json)
+common=(--distractors "$DATA/news/ant-v2.1.jsonl.gz" --sample 2000 --seed 0 --index "$INDEX" --json "$@")
 .venv/bin/askbot eval "$DATA/xquad-ar/xquad.ar.json" "${common[@]}" \
     --details "$OUT/xquad-ar.details.jsonl" > "$OUT/xquad-ar.json"
 .venv/bin/askbot eval "$DATA/xquad-ar/xquad.en.json" --contexts "$DATA/xquad-ar/xquad.ar.json" "${common[@]}" \

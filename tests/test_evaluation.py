@@ -212,3 +212,6 @@ def test_eval_end_to_end(tmp_path, questions_file, distractors_file, capsys):
 
     assert main([*argv[:4], "--sample", "2", "--index", str(index)]) == EXIT_INPUT  # other distractors: refused
     assert "not part of this evaluation" in capsys.readouterr().err
+
+    assert main([*argv, "--methods", "dense,nope"]) == EXIT_INPUT
+    assert "unknown retrieval method(s) nope" in capsys.readouterr().err

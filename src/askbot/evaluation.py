@@ -30,6 +30,7 @@ GOLD_PREFIX = "xq-"
 GOLD_SOURCE = "xquad"
 METHOD_ORDER = ("bm25", "dense", "hybrid")
 ANSWER_EXCERPTS = 5  # answer@5: the gold answer inside one of the first 5 excerpts
+ANSWER_HITS = 2 * ANSWER_EXCERPTS  # as kb.ask: spare hits, since duplicates of one story fold into one excerpt
 ENCODE_BATCH = 64  # questions encoded at once (and the progress step)
 
 Rank = int | None  # 1-based position of the first gold passage; None when not retrieved
@@ -139,6 +140,7 @@ class Outcome:
     answer_in_excerpts: bool
     answer_in_sentence: bool
     retrieved: tuple[str, ...]  # article ids of the ranked passages, best first
+    passage_ids: tuple[int, ...] = ()  # the ranked passages themselves
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
@@ -158,7 +160,7 @@ class Evaluator:
     A passage counts as gold when it belongs to the question's article; the rank is the position of
     the first such passage among the ranked passages (others from the same article are not skipped,
     as a reader of the excerpts would not skip them either). Answer metrics read what ``kb.ask``
-    would show with k=5: an honest "not found" counts as a miss.
+    would show with k=5 (the steps after encoding are the same): an honest "not found" counts as a miss.
     """
 
     def __init__(self, questions: Sequence[EvalQuestion], ks: Sequence[int] = (1, 5, 10)) -> None:
@@ -166,7 +168,7 @@ class Evaluator:
             raise ValueError("ks must be positive cut-offs, e.g. (1, 5, 10)")
         self.questions = list(questions)
         self.ks = tuple(sorted(set(ks)))
-        self.depth = max(self.ks[-1], ANSWER_EXCERPTS)
+        self.depth = max(self.ks[-1], ANSWER_HITS)
 
     def outcomes(
         self,
@@ -188,18 +190,25 @@ class Evaluator:
                 question = self.questions[i]
                 for method in methods:
                     vector = vectors[row] if vectors is not None and method != "bm25" else None
-                    out.append(self._score(reader, question, texts[i], vector, method))
+                    out.append(self._score(kb, reader, question, texts[i], vector, method))
             if progress:
                 progress(batch.stop, len(self.questions))
         return out
 
     def _score(
-        self, reader: IndexReader, question: EvalQuestion, text: str, vector: np.ndarray | None, method: str
+        self,
+        kb: KnowledgeBase,
+        reader: IndexReader,
+        question: EvalQuestion,
+        text: str,
+        vector: np.ndarray | None,
+        method: str,
     ) -> Outcome:
         hits = search(reader, text, vector, self.depth, method=method) if arabic.tokens(text) else []
         rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
         retrieved = tuple(rows[h.passage_id][0] if h.passage_id in rows else "" for h in hits)
-        answer: Answer = compose(question.question, hits[:ANSWER_EXCERPTS], reader, k=ANSWER_EXCERPTS)
+        scorer = kb._sentence_scorer(vector)  # kb.ask's own sentence picker (no public hook yet)
+        answer: Answer = compose(text, hits[:ANSWER_HITS], reader, k=ANSWER_EXCERPTS, scorer=scorer)
         excerpts = answer.excerpts
         return Outcome(
             question_id=question.id,
@@ -209,6 +218,7 @@ class Evaluator:
             answer_in_excerpts=any(contains_answer(e.text, question.answers) for e in excerpts),
             answer_in_sentence=bool(excerpts) and contains_answer(excerpts[0].sentence, question.answers),
             retrieved=retrieved,
+            passage_ids=tuple(h.passage_id for h in hits),
         )
 
     def summarize(self, outcomes: Sequence[Outcome], passages: int = 0) -> dict[str, dict[str, float]]:

@@ -15,6 +15,7 @@ from askbot.cli import EXIT_OK, _index, _progress_bar, _say
 from askbot.config import Settings
 from askbot.evaluation import METHOD_ORDER, EvalQuestion, Evaluator, Outcome, article_line, load_squad, sample_lines
 from askbot.kb import KnowledgeBase
+from askbot.retrieval import METHODS
 from askbot.store import metadata
 
 
@@ -71,6 +72,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _say(f"{evalset.unmatched} question(s) have no paragraph in {args.contexts} (matched by id); not asked")
     if not questions:
         raise ValueError(f"no questions to ask in {args.questions}")
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown retrieval method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     distractors = sample_lines(args.distractors, args.sample, args.seed) if args.distractors else []
     _say(f"{len(evalset.articles)} gold paragraphs, {len(distractors)} distractor articles, {len(questions)} questions")
     with tempfile.TemporaryDirectory(prefix="askbot-eval-") as tmp:
@@ -87,10 +91,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         update, close = _progress_bar("asking")
         started = time.perf_counter()
         try:
-            outcomes = evaluator.outcomes(kb, METHOD_ORDER, progress=update)
+            outcomes = evaluator.outcomes(kb, args.methods, progress=update)
         finally:
             close()
-        _say(f"asked {len(questions)} questions x {len(METHOD_ORDER)} methods in {time.perf_counter() - started:.1f}s")
+        _say(f"asked {len(questions)} questions x {len(args.methods)} methods in {time.perf_counter() - started:.1f}s")
         reader = kb.reader
         report = evaluator.summarize(outcomes, reader.manifest.passages if reader is not None else 0)
     if args.details:
@@ -133,6 +137,12 @@ def add_eval_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="keep the index in DIR and reuse it: a rerun with the same inputs embeds nothing "
         "(default: a temporary index)",
+    )
+    p.add_argument(
+        "--methods",
+        type=lambda value: value.split(","),
+        default=list(METHOD_ORDER),
+        help=f"comma-separated retrieval methods, of {', '.join(METHODS)} (default: {','.join(METHOD_ORDER)})",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
     p.add_argument(

@@ -1,0 +1,83 @@
+"""Why `askbot eval` missed: sort each method's misses by what outranked the gold paragraph, with examples."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from askbot.evaluation import GOLD_PREFIX, contains_answer
+from askbot.store import current_generation
+from askbot.store.index import IndexReader
+from askbot.store.metadata import get_article, get_passages
+
+
+def squad_topics(path: Path) -> dict[str, str]:
+    """Gold article id (xq-<n>, as askbot.evaluation numbers paragraphs) -> its SQuAD article title."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    pairs = [(item["title"], p) for item in data for p in item["paragraphs"]]
+    return {f"{GOLD_PREFIX}{n}": title for n, (title, _) in enumerate(pairs)}
+
+
+def passage_text(reader: IndexReader, pid: int) -> str:
+    article_id, _, start, end = get_passages(reader.db, [pid])[pid]
+    article = get_article(reader.db, article_id)
+    return article.text[start:end] if article else ""
+
+
+def kind_of(winner: str, gold: str, topics: dict[str, str]) -> str:
+    if not winner.startswith(GOLD_PREFIX):
+        return "news distractor"
+    return "sibling paragraph (same XQuAD article)" if topics[winner] == topics[gold] else "other XQuAD article"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("details", type=Path, help="the --details file of an `askbot eval` run")
+    parser.add_argument("contexts", type=Path, help="the SQuAD file the gold paragraphs came from")
+    parser.add_argument("--index", type=Path, required=True, help="the index the run used")
+    parser.add_argument("--method", default="hybrid")
+    parser.add_argument("--examples", type=int, default=10)
+    args = parser.parse_args()
+
+    topics = squad_topics(args.contexts)
+    generation = current_generation(args.index)
+    if generation is None:
+        raise SystemExit(f"no index in {args.index}")
+    reader = IndexReader(generation)
+    pieces = Counter(aid for aid, *_ in get_passages(reader.db, list(range(reader.manifest.next_passage_id))).values())
+    rows = [json.loads(line) for line in args.details.read_text(encoding="utf-8").splitlines()]
+    by_question: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_question.setdefault(row["question_id"], {})[row["method"]] = row
+    misses = [r for r in rows if r["method"] == args.method and r["rank"] != 1]
+    print(f"{args.method}: {len(misses)} of {len(by_question)} questions not at rank 1")
+    print(f"  gold rank among misses: {Counter(r['rank'] if r['rank'] else 'none' for r in misses).most_common()}")
+    split = sum(pieces[r["gold"]] > 1 for r in misses)
+    split_gold = sum(pieces[g] > 1 for g in topics)
+    print(f"  gold paragraph split into several passages: {split} misses ({split_gold} of {len(topics)} paragraphs)")
+    winners = Counter(kind_of(r["retrieved"][0], r["gold"], topics) for r in misses if r["retrieved"])
+    print(f"  ranked first instead: {winners.most_common()}")
+    answering = sum(
+        bool(r["passage_ids"]) and contains_answer(passage_text(reader, r["passage_ids"][0]), r["answers"])
+        for r in misses
+    )
+    print(f"  the passage ranked first holds a gold answer anyway: {answering}")
+    others = {m: sum(by_question[r["question_id"]][m]["rank"] == 1 for r in misses) for m in ("bm25", "dense")}
+    print(f"  of these, rank 1 by bm25 alone: {others['bm25']}, by dense alone: {others['dense']}")
+    for r in misses[: args.examples]:
+        ranks = {m: by_question[r["question_id"]][m]["rank"] for m in ("bm25", "dense", "hybrid")}
+        winner = r["retrieved"][0] if r["retrieved"] else "-"
+        print(
+            f"\n- {r['question']}  (answers {r['answers']}; gold {r['gold']} {topics[r['gold']]}, "
+            f"{pieces[r['gold']]} passage(s); ranks {ranks})"
+        )
+        print(
+            f"  first: {winner} [{kind_of(winner, r['gold'], topics) if r['retrieved'] else '-'}] "
+            f"{passage_text(reader, r['passage_ids'][0])[:160] if r['passage_ids'] else ''}"
+        )
+
+
+if __name__ == "__main__":
+    main()
