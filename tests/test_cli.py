@@ -93,3 +93,10 @@ def test_corrupt_index_gives_repair_command(index_copy):
 def test_missing_path_is_reported(index_copy, tmp_path):
     proc = askbot("index", str(tmp_path / "nope.txt"), index=index_copy)
     assert proc.returncode == 4 and "nope.txt" in proc.stderr
+
+
+def test_chat_answers_each_line_until_eof(built_index):
+    proc = askbot("chat", "-k", "1", index=built_index, stdin=f"{SEED_QUESTION}\n\n🙂\nمتى وصل شمخاني إلى بغداد؟\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("العالم") >= 2  # two cited answers
+    assert "no words" in proc.stdout  # the emoji line
