@@ -1,0 +1,544 @@
+"""Crash safety, one writer at a time, readers during writes, damaged files, no unpickling: the index survives."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import askbot
+from askbot.store import IndexCorrupt, current_generation, metadata
+from askbot.store.index import IndexReader, file_digest
+from askbot.store.manifest import Manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
+SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+SEED_ID = "102c93eeae5ae0e9"
+ASKBOT = [sys.executable, "-m", "askbot.cli"]
+TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "24"))  # the benchmark raises it
+LOG = os.environ.get("RELIABILITY_LOG")  # where the benchmark collects one JSON line per kill trial
+UPDATE_NOTE = " وأضاف المراسل أن التحقيق في القضية ما زال مستمرا حتى الآن."
+
+
+def askbot_cli(*args: str, index: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*ASKBOT, "--index", str(index), *args], input=stdin, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode >= 0, f"killed by signal {-proc.returncode}: {proc.stderr}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def copy_index(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".writer.lock"))
+    return target
+
+
+# --- the kill trials: SIGKILL `askbot index` anywhere; the index is the old one or the new one, whole ------------
+
+
+@dataclass(frozen=True)
+class KillCorpus:
+    old: Path  # six short articles and FILLER more, one per file, ids in the file names
+    new: Path  # the same, three of the six changed, and three more: a run embeds only those six
+    base: Path  # the index of `old`
+    question: str  # the title of an article both states hold unchanged
+    answer_id: str
+
+
+FILLER = 40  # unchanged articles: they make the commit write bigger files, so kills land inside the writes
+
+
+def _short_articles(count: int) -> Iterator[tuple[str, str, str]]:
+    """(id, title, first sentences) of sample news, a passage or two each."""
+    with SAMPLE.open(encoding="utf-8") as lines:
+        for number, line in enumerate(itertools.islice(lines, 3, 3 + 4 * count, 4)):
+            record = json.loads(line)
+            text = record["text"]
+            cut = text.find(". ", 200)
+            yield f"{number:016x}", record["title"], text[: cut + 1 if 0 < cut < 400 else 300]
+
+
+def _write_articles(folder: Path, articles: list[tuple[str, str, str]]) -> Path:
+    folder.mkdir()
+    for number, (article_id, title, text) in enumerate(articles):
+        (folder / f"{number:03d}_{article_id}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kill_corpus(tmp_path_factory: pytest.TempPathFactory) -> KillCorpus:
+    root = tmp_path_factory.mktemp("kill")
+    articles = list(_short_articles(9 + FILLER))
+    old = _write_articles(root / "old", articles[:6] + articles[9:])
+    changed = [(i, t, x + UPDATE_NOTE) for i, t, x in articles[:3]]
+    new = _write_articles(root / "new", changed + articles[3:])
+    base = root / "base"
+    report = askbot.open(base).add([old])
+    assert len(report.added) == 6 + FILLER and not report.problems, report
+    answer_id, question, _ = articles[4]
+    return KillCorpus(old, new, base, question, answer_id)
+
+
+Snapshot = dict[str, tuple[str, tuple[tuple[int, int, int, int], ...]]]
+
+
+def snapshot(index: Path) -> tuple[Snapshot, dict[int, np.ndarray]]:
+    """Every article (hash; passages as pid, ordinal, start, end) and every passage vector of the committed index."""
+    reader = IndexReader.open(index)
+    assert reader is not None
+    try:
+        articles: Snapshot = {aid: (h, ()) for aid, h in metadata.article_hashes(reader.db).items()}
+        rows = reader.db.execute('SELECT article_id, pid, ordinal, start, "end" FROM passages ORDER BY pid')
+        for aid, *passage in rows:
+            digest, passages = articles[aid]
+            articles[aid] = (digest, (*passages, tuple(passage)))
+        vectors = {pid: reader.dense.reconstruct(pid) for _, ps in articles.values() for pid, *_ in ps}
+    finally:
+        reader.close()
+    return articles, vectors
+
+
+def same_state(got: tuple[Snapshot, dict[int, np.ndarray]], want: tuple[Snapshot, dict[int, np.ndarray]]) -> bool:
+    return got[0] == want[0] and all(np.allclose(got[1][pid], v, atol=1e-4) for pid, v in want[1].items())
+
+
+@dataclass(frozen=True)
+class Reference:
+    old: tuple[Snapshot, dict[int, np.ndarray]]
+    new: tuple[Snapshot, dict[int, np.ndarray]]
+    seconds: float  # one whole `askbot index` run, start to exit
+    sizes: dict[str, int]  # bytes of each file in the old ("old/meta.sqlite") and new ("new/dense.faiss") generation
+
+
+@pytest.fixture(scope="session")
+def reference(kill_corpus: KillCorpus, tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """The two states a killed run may leave, and the length of a whole run (timed, as the trials run it)."""
+    index = copy_index(kill_corpus.base, tmp_path_factory.mktemp("reference") / "vectors")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [*ASKBOT, "--index", str(index), "index", str(kill_corpus.new)], capture_output=True, text=True, timeout=300
+    )
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0 and f"added 3, updated 3, unchanged {3 + FILLER}" in proc.stderr, proc.stderr
+    sizes = {
+        f"{state}/{p.relative_to(generation)}": p.stat().st_size
+        for state, generation in (("old", current_generation(kill_corpus.base)), ("new", current_generation(index)))
+        for p in generation.rglob("*")
+        if p.is_file()
+    }
+    return Reference(snapshot(kill_corpus.base), snapshot(index), seconds, sizes)
+
+
+# Moments of the commit, seen from outside: the trial kills the writer as soon as one shows in the folder.
+MILESTONES = ("current", "manifest", "faiss", "lexical", "journal", "generation", "lock")
+
+
+def _reached(milestone: str, index: Path, generation: str, pid: int) -> bool:
+    folder = index / generation
+    if milestone == "lock":
+        return (index / ".writer.lock").read_bytes().strip() == str(pid).encode()
+    if milestone == "current":
+        return (index / "CURRENT").read_text().strip() == generation
+    if milestone == "manifest":
+        return any(folder.glob("*manifest.json*"))
+    name = {"generation": "", "journal": "meta.sqlite-journal", "faiss": "dense.faiss", "lexical": "lexical"}
+    return (folder / name[milestone]).exists()
+
+
+def _phase(index: Path, generation: str) -> str:
+    """How far the killed writer got, read from what it left (in the writer's order, last first)."""
+    folder = index / generation
+    if (index / "CURRENT").read_text().strip() == generation:
+        return "after CURRENT flipped"
+    if any(index.glob(".CURRENT.*.tmp")):
+        return "writing CURRENT"
+    if not folder.exists():
+        return "before the new generation (start, reading, lock)"
+    for pattern, phase in (
+        ("manifest.json", "fsync before CURRENT"),
+        (".manifest.json.*.tmp", "writing the manifest"),
+        ("lexical", "writing the lexical index"),
+        ("dense.faiss", "writing FAISS"),
+        ("meta.sqlite-journal", "SQLite transaction open"),
+    ):
+        if any(folder.glob(pattern)):
+            return phase
+    return "generation copied, embedding"
+
+
+def kill_trial(base: Path, folder: Path, work: Path, trigger: float | str) -> str:
+    """Run `askbot index folder` on a copy of ``base`` in ``work`` and SIGKILL it at ``trigger``.
+
+    ``trigger`` is seconds after the start, or a milestone; returns the phase the writer died in.
+    """
+    copy_index(base, work)
+    (work / ".writer.lock").write_bytes(b"")
+    generation = f"gen-{int(current_generation(work).name.removeprefix('gen-')) + 1:06d}"
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            [*ASKBOT, "--index", str(work), "index", str(folder)], stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        started = time.monotonic()
+        while proc.poll() is None:
+            due = (
+                (time.monotonic() - started >= trigger)
+                if isinstance(trigger, float)
+                else (_reached(trigger, work, generation, proc.pid))
+            )
+            if due:
+                proc.send_signal(signal.SIGKILL)
+                break
+            if isinstance(trigger, float) or not (work / generation).exists():
+                time.sleep(0.0005)  # near the commit: poll without sleeping, the writes take a millisecond or so
+        proc.wait(timeout=300)
+        stderr.seek(0)
+        output = stderr.read().decode("utf-8", "replace")
+    if proc.returncode == -signal.SIGKILL:
+        return _phase(work, generation)
+    assert proc.returncode == 0 and "Traceback" not in output, output
+    return "finished"
+
+
+def trial_plan(trials: int, seconds: float, seed: int = 6) -> list[float | str]:
+    """Half the kills at times spread evenly over a whole run, half at the commit's milestones."""
+    rng = random.Random(seed)
+    timed = trials - trials // 2
+    at = [0.9 * seconds * (i + rng.uniform(0.1, 0.9)) / timed for i in range(timed)]  # the first, timed run was cold
+    return [*at, *(MILESTONES[i % len(MILESTONES)] for i in range(trials // 2))]
+
+
+def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
+    kill_corpus: KillCorpus, reference: Reference, tmp_path: Path
+) -> None:
+    failures, phases, states = [], [], []
+    for number, trigger in enumerate(trial_plan(TRIALS, reference.seconds)):
+        work = tmp_path / f"trial-{number}"
+        phase = kill_trial(kill_corpus.base, kill_corpus.new, work, trigger)
+        problems = []
+        kb = askbot.open(work)
+        if found := kb.check():
+            problems.append(f"check: {found}")
+        state = snapshot(work)
+        name = "old" if same_state(state, reference.old) else "new" if same_state(state, reference.new) else "mixed"
+        if name == "mixed":
+            problems.append(f"articles {sorted(state[0])} are neither the old state nor the new one")
+        answer = kb.ask(kill_corpus.question, k=3)
+        if not answer.found or answer.excerpts[0].citation.article_id != kill_corpus.answer_id:
+            problems.append(f"does not answer: {answer.message}")
+        if number % 4 == 0:  # the next writer is not blocked, finishes the job and sweeps the abandoned generation
+            kb.add([kill_corpus.new])
+            if not same_state(snapshot(work), reference.new) or kb.check():
+                problems.append("the next writer did not reach the new state")
+            if len(list(work.glob("gen-*"))) > 2:
+                problems.append(f"abandoned generations left: {sorted(p.name for p in work.glob('gen-*'))}")
+        phases.append(phase)
+        states.append(name)
+        record = {"trigger": trigger, "phase": phase, "state": name, "next_writer": number % 4 == 0}
+        record |= {"survived": not problems, "problems": problems}
+        if LOG:
+            with open(LOG, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if problems:
+            failures.append(record)
+        shutil.rmtree(work)
+    assert not failures, failures
+    assert {"old", "new"} <= set(states), (phases, states)  # kills landed both before and after the commit
+    assert sum(p not in ("finished", "after CURRENT flipped") for p in phases) >= len(phases) // 3, phases
+
+
+def _write_limit_cases(sizes: dict[str, int]) -> dict[str, int]:
+    """File-size limits that make one write of the commit fail part-way (the rest of the files are smaller)."""
+    old_meta, new_meta, faiss = sizes["old/meta.sqlite"], sizes["new/meta.sqlite"], sizes["new/dense.faiss"]
+    assert old_meta < new_meta < faiss and all(n < new_meta for k, n in sizes.items() if "lexical" in k), sizes
+    return {
+        "copying meta.sqlite": old_meta // 2,
+        "SQLite commit": (old_meta + new_meta) // 2,
+        "FAISS write": (new_meta + faiss) // 2,
+        "FAISS write, last bytes": faiss - 16,  # FAISS's own writer ignored this failed final flush
+    }
+
+
+@pytest.mark.parametrize("case", ["copying meta.sqlite", "SQLite commit", "FAISS write", "FAISS write, last bytes"])
+def test_a_write_failing_part_way_leaves_the_old_index(
+    kill_corpus: KillCorpus, reference: Reference, tmp_path: Path, case: str
+) -> None:
+    """Disk full (here: a file-size limit) at a chosen byte of the commit: a message, and the old index intact."""
+    limit = _write_limit_cases(reference.sizes)[case]
+    work = copy_index(kill_corpus.base, tmp_path / "vectors")
+    proc = subprocess.run(
+        [*ASKBOT, "--index", str(work), "index", str(kill_corpus.new)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
+    assert proc.returncode in (3, 4) and "Traceback" not in proc.stderr, proc.stderr
+    assert "it is as it was" in proc.stderr or "File too large" in proc.stderr, proc.stderr
+    assert askbot.open(work).check() == [] and same_state(snapshot(work), reference.old)
+    askbot.open(work).add([kill_corpus.new])  # with room again, the next writer gets there
+    assert same_state(snapshot(work), reference.new)
+
+
+# --- one writer at a time; readers keep answering and see the new articles -----------------------------------
+
+NEW_ARTICLE = {
+    "id": "museum-1",
+    "title": "افتتاح متحف الخط العربي في مدينة تطوان",
+    "text": "افتتح متحف الخط العربي أبوابه للزوار في مدينة تطوان المغربية صباح اليوم. "
+    "ويعرض المتحف ثلاثمئة مخطوطة نادرة جمعها الخطاط يوسف البناني خلال أربعين عاما.",
+    "source": "test",
+    "published": "2018-05-01",
+}
+NEW_QUESTION = "كم مخطوطة يعرض متحف الخط العربي في تطوان؟"
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from askbot.store.lock import WriterLock
+with WriterLock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def _new_article_file(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / "museum.jsonl"
+    path.write_text(json.dumps(NEW_ARTICLE, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def test_second_writer_is_told_who_holds_the_lock_and_a_killed_holder_blocks_no_one(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index_copy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        article = _new_article_file(tmp_path / "more")
+        for command in (["index", str(article)], ["remove", SEED_ID]):
+            proc = askbot_cli(*command, index=index_copy)
+            assert proc.returncode == 3
+            assert f"is being updated by PID {holder.pid}" in proc.stderr
+        assert askbot_cli("ask", SEED_QUESTION, index=index_copy).returncode == 0  # readers are not blocked
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    proc = askbot_cli("index", str(article), index=index_copy)
+    assert proc.returncode == 0 and "added 1" in proc.stderr, proc.stderr
+
+
+def test_readers_keep_answering_during_a_write_and_see_it_without_restart(index_copy: Path, tmp_path: Path) -> None:
+    reader = askbot.open(index_copy)
+    assert reader.ask(SEED_QUESTION).found
+    assert not reader.ask(NEW_QUESTION).found or reader.ask(NEW_QUESTION).excerpts[0].citation.article_id != "museum-1"
+    writer = subprocess.Popen(
+        [*ASKBOT, "--index", str(index_copy), "index", str(_new_article_file(tmp_path / "more"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answered = 0
+    while writer.poll() is None:
+        answer = reader.ask(SEED_QUESTION, k=1)
+        assert answer.found and answer.excerpts[0].citation.article_id == SEED_ID
+        answered += 1
+    _, stderr = writer.communicate()
+    assert writer.returncode == 0, stderr
+    assert answered >= 1
+    answer = reader.ask(NEW_QUESTION, k=1)  # the same KnowledgeBase, no restart
+    assert answer.found and answer.excerpts[0].citation.article_id == "museum-1"
+    assert reader.info()["articles"] == 26 and reader.check() == []
+
+
+def test_a_long_running_knowledge_base_follows_another_ones_writes(index_copy: Path, tmp_path: Path) -> None:
+    bot, admin = askbot.open(index_copy), askbot.open(index_copy)
+    assert bot.ask(SEED_QUESTION).found
+    first = bot.reader.generation
+    admin.add([_new_article_file(tmp_path / "more")])
+    assert bot.ask(NEW_QUESTION, k=1).excerpts[0].citation.article_id == "museum-1"
+    assert admin.remove([SEED_ID]) == [SEED_ID]
+    assert not first.exists()  # two commits later, the generation the bot first read is swept away
+    assert SEED_ID not in [e.citation.article_id for e in bot.ask(SEED_QUESTION, k=5).excerpts]
+    assert bot.info()["articles"] == 25 and bot.check() == []
+
+
+# --- damaged files: `askbot check` (and `ask`) say so and how to repair, exit 3, never crash -------------------
+
+TARGETS = (
+    "CURRENT",
+    "manifest.json",
+    "meta.sqlite",
+    "dense.faiss",
+    "lexical/tokens.npy",
+    "lexical/vocab.json",
+    "lexical/bm25/params.index.json",
+    "lexical/bm25/data.csc.index.npy",
+)
+
+
+def damage(path: Path, how: str, seed: int = 0) -> None:
+    """Truncate ``path`` to a third, or overwrite 24 bytes of it (where headers live) with random bytes."""
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        data = data[: len(data) // 3]
+    else:
+        rng = random.Random(seed)
+        start = min(8, max(0, len(data) - 24))
+        data[start : start + 24] = bytes(rng.randrange(256) for _ in range(24))
+    path.write_bytes(bytes(data))
+
+
+def _target(index: Path, name: str) -> Path:
+    return index / name if name == "CURRENT" else current_generation(index) / name
+
+
+def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
+    """Damage a fresh copy of ``index`` as ``case`` says, run the command on it; what went wrong, or ""."""
+    name, how, command = case
+    with tempfile.TemporaryDirectory() as folder:
+        copy = copy_index(index, Path(folder) / "vectors")
+        damage(_target(copy, name), how)
+        args = ["check"] if command == "check" else ["ask", SEED_QUESTION]
+        proc = subprocess.run([*ASKBOT, "--index", str(copy), *args], capture_output=True, text=True, timeout=300)
+        if (
+            proc.returncode != 3
+            or "Traceback" in proc.stderr
+            or f"askbot index --rebuild --index {copy}" not in (proc.stderr)
+        ):
+            return f"{command} on {how} {name}: exit {proc.returncode}\n{proc.stderr[-1500:]}"
+    return ""
+
+
+def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_index: Path) -> None:
+    """`check` on every damaged file, `ask` on three truncated ones: each in its own process (a segfault shows)."""
+    cases = [(name, how, "check") for name in TARGETS for how in ("truncated", "garbled")]
+    cases += [(name, "truncated", "ask") for name in ("meta.sqlite", "dense.faiss", "lexical/tokens.npy")]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        failures = [f for f in pool.map(lambda case: _damaged_run(built_index, case), cases) if f]
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def generation_bytes(built_index: Path) -> dict[str, bytes]:
+    generation = current_generation(built_index)
+    return {str(p.relative_to(generation)): p.read_bytes() for p in generation.rglob("*") if p.is_file()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_a_tracked_file_is_caught_and_nothing_else_is_raised(
+    generation_bytes: dict[str, bytes], data: st.DataObject
+) -> None:
+    tracked = sorted(json.loads(generation_bytes["manifest.json"])["files"])
+    name = data.draw(st.sampled_from(tracked), label="file")
+    original = generation_bytes[name]
+    damaged = bytearray(original)
+    how = data.draw(st.sampled_from(["truncate", "overwrite", "append"]), label="how")
+    if how == "truncate":
+        del damaged[data.draw(st.integers(0, len(original) - 1), label="keep") :]
+    elif how == "append":
+        damaged += data.draw(st.binary(min_size=1, max_size=64), label="junk")
+    else:
+        at = data.draw(st.integers(0, len(original) - 1), label="at")
+        junk = data.draw(st.binary(min_size=1, max_size=64), label="junk")
+        damaged[at : at + len(junk)] = junk
+    assume(bytes(damaged) != original)
+    with tempfile.TemporaryDirectory() as folder:
+        generation = Path(folder) / "gen-000001"
+        for rel, raw in generation_bytes.items():
+            (generation / rel).parent.mkdir(parents=True, exist_ok=True)
+            (generation / rel).write_bytes(bytes(damaged) if rel == name else raw)
+        try:
+            reader = IndexReader(generation)
+        except IndexCorrupt:
+            return
+        try:
+            assert reader.verify() != []
+        finally:
+            reader.close()
+
+
+# --- nothing on disk is ever unpickled -----------------------------------------------------------------------
+
+PICKLING_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
+
+
+def _pickle_risks(path: Path) -> Iterator[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+            if any(n and n.split(".")[0] in PICKLING_MODULES for n in names):
+                yield f"{where}: imports a pickling module"
+        if not isinstance(node, ast.Call):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords}
+        if isinstance(keywords.get("allow_pickle"), ast.Constant) and keywords["allow_pickle"].value is True:
+            yield f"{where}: allow_pickle=True"
+        func = ast.unparse(node.func)
+        flag = keywords.get("allow_pickle")
+        if func in ("np.load", "numpy.load") and not (isinstance(flag, ast.Constant) and flag.value is False):
+            yield f"{where}: np.load without allow_pickle=False"
+        weights_only = keywords.get("weights_only")
+        if func == "torch.load" and not (isinstance(weights_only, ast.Constant) and weights_only.value is True):
+            yield f"{where}: torch.load without weights_only=True"
+
+
+def test_no_source_file_can_unpickle() -> None:
+    sources = sorted((ROOT / "src" / "askbot").rglob("*.py"))
+    assert len(sources) > 20
+    assert [risk for path in sources for risk in _pickle_risks(path)] == []
+    import bm25s
+
+    assert inspect.signature(bm25s.BM25.load).parameters["allow_pickle"].default is False  # we rely on it
+
+
+class _Payload:
+    """Unpickling this creates a folder: proof that something executed."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
+
+
+@pytest.mark.parametrize("name", ["lexical/pids.npy", "lexical/tokens.npy", "lexical/bm25/data.csc.index.npy"])
+def test_a_crafted_object_array_is_refused_not_executed(index_copy: Path, tmp_path: Path, name: str) -> None:
+    marker = tmp_path / "executed"
+    generation = current_generation(index_copy)
+    path = generation / name
+    np.save(path, np.array([_Payload(marker), 1], dtype=object), allow_pickle=True)
+    np.load(path, allow_pickle=True)  # the payload is live: loading it with pickles allowed runs it
+    assert marker.is_dir()
+    marker.rmdir()
+    manifest = Manifest.load(generation)  # the attacker fixes the checksums too
+    manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    manifest.save(generation)
+    with pytest.raises(IndexCorrupt):
+        IndexReader.open(index_copy)
+    proc = askbot_cli("ask", SEED_QUESTION, index=index_copy)
+    assert proc.returncode == 3 and "askbot index --rebuild" in proc.stderr
+    assert not marker.exists()
