@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -59,8 +60,10 @@ def _ensure_built(kb: KnowledgeBase) -> None:
     if kb.is_empty:
         seeds = Path(kb.settings.seeds)
         if not seeds.exists():
-            raise IndexCorrupt(f"the index {kb.index_dir} is empty and there is no {seeds}/ to build it from; "
-                               "run: askbot index PATH...")
+            raise IndexCorrupt(
+                f"the index {kb.index_dir} is empty and there is no {seeds}/ to build it from; "
+                "run: askbot index PATH..."
+            )
         _say(f"the index {kb.index_dir}/ is empty: building it from {seeds}/ first (once)")
         _index(kb, [str(seeds)])
 
@@ -151,15 +154,22 @@ def _retrieval_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="askbot", description="Ask Arabic news articles; get cited excerpts.")
     parser.add_argument("--index", type=Path, default=None, help="index folder (env ASKBOT_INDEX, default vectors/)")
-    parser.add_argument("--model", default=None,
-                        help="sentence-transformers model name or path (env ASKBOT_MODEL; default: bundled e5-small)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="sentence-transformers model name or path (env ASKBOT_MODEL; default: bundled e5-small)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="add new or changed articles from files/folders ('-' = stdin)")
     p.add_argument("paths", nargs="+")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
-    p.add_argument("--map", action="append", metavar="FIELD=ASKBOT_FIELD",
-                   help="JSONL field mapping, e.g. --map body=text --map headline=title")
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=ASKBOT_FIELD",
+        help="JSONL field mapping, e.g. --map body=text --map headline=title",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with cited excerpts")
@@ -204,9 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     except IndexMismatch as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
-    except IndexCorrupt as exc:
+    except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
-        _say(f"askbot: {exc}\nrepair: askbot check --index {where}; to rebuild: askbot index --rebuild --index {where} PATH...")
+        if isinstance(exc, sqlite3.OperationalError) and args.command in ("index", "remove"):  # disk full, I/O error
+            _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
+            return EXIT_INDEX
+        if isinstance(exc, sqlite3.DatabaseError):  # a damaged meta.sqlite the reader's first query did not catch
+            exc = IndexCorrupt(f"the index's meta.sqlite is damaged ({exc})")
+        _say(
+            f"askbot: {exc}\nrepair: askbot check --index {where}; to rebuild: askbot index --rebuild --index {where} PATH..."
+        )
         return EXIT_INDEX
     except (ValueError, OSError) as exc:
         _say(f"askbot: {exc}")
