@@ -28,11 +28,24 @@ def test_zero_lexical_weight_keeps_dense_order():
 
 
 def test_best_sentence_prefers_rare_question_terms():
-    text = "قال المسؤول إن الاجتماع كان مهما. ووقع الأعرجي وشمخاني المحضر الأمني المشترك. ثم غادر الوفد."
-    weights = {"وقع": 1.0, "محضر": 3.0, "امني": 2.0}
+    text = ("قال المسؤول إن الاجتماع كان مهما. ووقع الأعرجي وشمخاني في بغداد أمس المحضر الأمني المشترك بين البلدين. "
+            "ثم غادر الوفد.")
+    weights = {"وقع": 1.0, "محضر": 3.0, "امن": 2.0}  # stemmed forms, as tokenize gives
     start, end, coverage = best_sentence(text, weights)
-    assert text[start:end] == "ووقع الأعرجي وشمخاني المحضر الأمني المشترك."
-    assert 0 < coverage <= 1
+    assert text[start:end] == "ووقع الأعرجي وشمخاني في بغداد أمس المحضر الأمني المشترك بين البلدين."
+    assert coverage == 1.0
+
+
+def test_short_matching_sentence_is_marked_with_the_next():
+    text = "ويعرف أيضا باسم البلاستوم. وقد اكتشف عام 1962 في مختبر صغير. ولا علاقة لهذا بذاك."
+    start, end, _ = best_sentence(text, {"بلاستوم": 2.0, "اكتشف": 1.0})
+    assert text[start:end] == "ويعرف أيضا باسم البلاستوم. وقد اكتشف عام 1962 في مختبر صغير."
+
+
+def test_rules_without_words_are_never_marked():
+    text = "------------\nThe talks ended in Baghdad on Sunday with a signed protocol."
+    start, end, _ = best_sentence(text, {"x": 1.0})
+    assert text[start:end].startswith("The talks")
 
 
 def _excerpt(article_id: str, text: str):

@@ -119,3 +119,19 @@ def test_passage_lookup_and_info(kb):
     assert kb.passage(10**9) is None
     info = kb.info()
     assert info["articles"] == 25 and info["passages"] >= 25 and "e5" in info["model"]
+
+
+def test_relex_retokenizes_without_reembedding(index_copy):
+    from askbot.store import lexical
+
+    manifest_path = current_generation(index_copy) / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["normalizer_version"] = "0"
+    manifest_path.write_text(json.dumps(data))
+    kb = askbot.open(index_copy)
+    with pytest.raises(IndexMismatch, match="--relex"):
+        kb.ask(SEED_QUESTION)
+    assert kb.relex() > 0
+    assert kb.info()["normalizer"] == lexical.TEXT_VERSION
+    assert first(kb.ask(SEED_QUESTION)).citation.article_id == SEED_ID
+    assert kb.check() == []

@@ -111,8 +111,9 @@ def test_manifest_mismatch_says_how_to_rebuild(tmp_path):
     m = manifest()
     with pytest.raises(IndexMismatch, match="askbot index --rebuild"):
         m.refuse_if_incompatible("other-model", "f", "1", tmp_path)
-    with pytest.raises(IndexMismatch, match="normalizer"):
-        m.refuse_if_incompatible("m", "f", "2", tmp_path)
+    with pytest.raises(IndexMismatch, match="askbot index --relex"):
+        m.refuse_if_incompatible("m", "f", "2", tmp_path)  # text rules only: re-tokenize, keep vectors
+    m.refuse_if_incompatible("m", "f", None, tmp_path)  # None: any text rules
     m.refuse_if_incompatible("m", "f", "1", tmp_path)
 
 

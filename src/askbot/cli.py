@@ -69,6 +69,12 @@ def _ensure_built(kb: KnowledgeBase) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.relex:
+        _say(f"re-tokenized {_kb(args).relex()} passages for the lexical index (vectors kept)")
+        if not args.paths:
+            return EXIT_OK
+    elif not args.paths:
+        raise ValueError("askbot index: give files or folders to index (or --relex)")
     mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
     return _index(_kb(args), args.paths, rebuild=args.rebuild, mapping=mapping)
 
@@ -162,8 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="add new or changed articles from files/folders ('-' = stdin)")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="*")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
+    p.add_argument("--relex", action="store_true",
+                   help="re-tokenize stored passages after a change of text rules (no re-embedding)")
     p.add_argument(
         "--map",
         action="append",
@@ -222,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, sqlite3.DatabaseError):  # a damaged meta.sqlite the reader's first query did not catch
             exc = IndexCorrupt(f"the index's meta.sqlite is damaged ({exc})")
         _say(
-            f"askbot: {exc}\nrepair: askbot check --index {where}; to rebuild: askbot index --rebuild --index {where} PATH..."
+            f"askbot: {exc}\nrepair: askbot check --index {where}; "
+            f"to rebuild: askbot index --rebuild --index {where} PATH..."
         )
         return EXIT_INDEX
     except (ValueError, OSError) as exc:

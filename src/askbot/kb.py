@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from askbot.answer import build_excerpts, compose
 from askbot.chunking import chunk_article
 from askbot.config import Settings
 from askbot.retrieval import Filters, search
-from askbot.store import current_generation
+from askbot.store import current_generation, lexical
 from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.manifest import Manifest
 from askbot.types import Answer, Article, IngestProblem, Passage
@@ -28,6 +29,9 @@ Progress = Callable[[int, int], None]  # (passages done, passages to do)
 
 EMPTY_QUESTION = "السؤال فارغ أو بلا كلمات. اكتب سؤالاً بكلمات. / The question has no words to search for."
 EMPTY_INDEX = "الفهرس فارغ. / The index is empty: add articles with `askbot index PATH`."
+CHECKPOINT_SECONDS = 300.0  # a long add commits this often, so an interrupted run resumes instead of starting over
+MAX_ARTICLE_CHARS = 200_000  # ~35x the longest sample article; a longer body is a book or a dump: minutes to embed
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -50,6 +54,16 @@ class IndexReport:
         )
 
 
+def _valid_unicode(article: Article) -> Article:
+    """``article`` with unpaired surrogates (undecodable file names, JSON "\\ud800" escapes) as U+FFFD.
+
+    SQLite and the encoder take only valid Unicode; one-for-one replacement keeps every character offset.
+    """
+    values = {f.name: getattr(article, f.name) for f in fields(article)}
+    bad = {name: _SURROGATE.sub("\ufffd", value) for name, value in values.items() if _SURROGATE.search(value)}
+    return replace(article, **bad) if bad else article
+
+
 def clean_question(question: str, limit: int) -> tuple[str, str]:
     """The question without control/format characters, cut to ``limit``; and a note when it was cut."""
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question)
@@ -65,6 +79,8 @@ class KnowledgeBase:
     The model loads on first use; the index is read once and re-read by ``refresh()`` when a
     writer (another process, or ``add``) committed a new generation.
     """
+
+    checkpoint_seconds = CHECKPOINT_SECONDS
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -88,7 +104,7 @@ class KnowledgeBase:
             model_id=enc.model_id,
             model_fingerprint=enc.fingerprint,
             dim=enc.dim,
-            normalizer_version=arabic.NORMALIZER_VERSION,
+            normalizer_version=lexical.TEXT_VERSION,
             chunking=f"sentences<={self.settings.chunk_tokens}tok,overlap={self.settings.chunk_overlap_sentences}",
         )
 
@@ -107,7 +123,7 @@ class KnowledgeBase:
         if reader is not None:
             enc = self.encoder
             reader.manifest.refuse_if_incompatible(
-                enc.model_id, enc.fingerprint, arabic.NORMALIZER_VERSION, self.index_dir
+                enc.model_id, enc.fingerprint, lexical.TEXT_VERSION, self.index_dir
             )
         old, self._reader, self._generation = self._reader, reader, generation
         if old is not None:
@@ -136,7 +152,15 @@ class KnowledgeBase:
         for item in read_paths(paths, mapping=mapping):
             if isinstance(item, IngestProblem):
                 report.problems.append(item)
-            elif item.id in articles:
+            elif len(item.text) > MAX_ARTICLE_CHARS:
+                report.problems.append(
+                    IngestProblem(
+                        item.origin,
+                        f"{len(item.text):,} characters, longer than the "
+                        f"{MAX_ARTICLE_CHARS:,} an article may have: split it; skipped",
+                    )
+                )
+            elif (item := _valid_unicode(item)).id in articles:
                 report.problems.append(IngestProblem(item.origin, f"duplicate article id {item.id!r}, kept the first"))
             else:
                 articles[item.id] = item
@@ -162,7 +186,7 @@ class KnowledgeBase:
         if previous is not None:
             enc = self.encoder
             Manifest.load(previous).refuse_if_incompatible(
-                enc.model_id, enc.fingerprint, arabic.NORMALIZER_VERSION, self.index_dir
+                enc.model_id, enc.fingerprint, lexical.TEXT_VERSION, self.index_dir
             )
 
     def _chunk(self, article: Article) -> list[Passage]:
@@ -205,14 +229,30 @@ class KnowledgeBase:
             group.clear()
 
         pending = 0
+        last_commit = time.monotonic()
         for article, passages in todo:
             group.append((article, passages))
             pending += len(passages)
             if pending >= 8 * self.settings.batch_size:
                 flush()
                 pending = 0
+                if time.monotonic() - last_commit >= self.checkpoint_seconds and done < total:
+                    writer.checkpoint()  # already-embedded articles are "unchanged" to a rerun
+                    last_commit = time.monotonic()
         if group:
             flush()
+
+    def relex(self) -> int:
+        """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
+        with IndexWriter(self.index_dir, self._new_manifest()) as writer:
+            previous = current_generation(self.index_dir)
+            if previous is not None:
+                enc = self.encoder
+                Manifest.load(previous).refuse_if_incompatible(enc.model_id, enc.fingerprint, None, self.index_dir)
+            count = writer.relex()
+            writer.commit()
+        self.refresh()
+        return count
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles by id; returns those that were indexed."""
@@ -245,14 +285,20 @@ class KnowledgeBase:
         t0 = time.perf_counter()
         vector = self.encoder.encode_queries([text])[0] if method != "bm25" else None
         t1 = time.perf_counter()
-        hits = search(reader, text, vector, offset + k, filters=filters, method=method)
+        # fetch spare hits: duplicates of one story fold into one excerpt before the page is cut
+        hits = search(reader, text, vector, offset + 2 * k, filters=filters, method=method)
         t2 = time.perf_counter()
-        answer = compose(question, hits, reader, k=k, offset=offset, scorer=self._sentence_scorer(vector))
+        answer = compose(text, hits, reader, k=k, offset=offset, scorer=self._sentence_scorer(vector))
         t3 = time.perf_counter()
         timings.update(encode=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3)
-        if note:
-            answer = Answer(answer.question, answer.found, answer.excerpts, answer.nearest_titles,
-                            " ".join(filter(None, [note, answer.message])))
+        if note or text != question:  # matched as cleaned, reported as asked
+            answer = Answer(
+                question,
+                answer.found,
+                answer.excerpts,
+                answer.nearest_titles,
+                " ".join(filter(None, [note, answer.message])),
+            )
         answer.timings_ms.update(timings)
         return answer
 
@@ -277,8 +323,13 @@ class KnowledgeBase:
         """What is indexed, with which model, when."""
         reader = self.reader
         if reader is None:
-            return {"index": str(self.index_dir), "articles": 0, "passages": 0, "model": self.settings.model,
-                    "built": None}
+            return {
+                "index": str(self.index_dir),
+                "articles": 0,
+                "passages": 0,
+                "model": self.settings.model,
+                "built": None,
+            }
         m = reader.manifest
         return {
             "index": str(self.index_dir),

@@ -1,8 +1,11 @@
-"""The FAISS index of passage vectors, keyed by stable passage ids."""
+"""The FAISS index of passage vectors, keyed by stable passage ids: exact (flat) when small, HNSW when large."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -11,10 +14,56 @@ from askbot.store.manifest import IndexCorrupt
 
 # FAISS's own file header for an IndexIDMap2 ("IxM2"); checked before FAISS parses anything
 _MAGICS = (b"IxM2", b"IxMp")
+_faiss = cast(Any, faiss)  # FAISS's type stubs lack IndexIDMap2's fields and the HNSW search parameters
+
+# Up to HNSW_MIN_VECTORS the index is IndexIDMap2(IndexFlatIP): exact. From there on save() writes
+# IndexIDMap2(IndexHNSWFlat) (recall@10 against exact >= 0.99 at HNSW_EF_SEARCH, checked by benchmarks/scale.py).
+# HNSW takes new vectors incrementally but cannot delete them: remove() turns the index back into a flat one (the
+# vectors are kept in HNSW's storage) and the next save() builds a new graph, so removing or updating articles in a
+# very large index costs a rebuild while adding does not.
+HNSW_MIN_VECTORS = 50_000  # exact search costs ~0.2 ms per 1,000 vectors a query (docs/benchmarks.md, "How cost grows")
+HNSW_M = 32  # graph links per vector: ~256 bytes each beside the 1,536 of a 384-d vector
+HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_SEARCH = 128
+EXACT_FILTER_MAX = 50_000  # a filtered search over at most this many passages is exact even on HNSW
 
 
 def empty(dim: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def is_hnsw(index: faiss.Index) -> bool:
+    """Whether ``index`` (an IndexIDMap2) searches a graph rather than every vector."""
+    return isinstance(faiss.downcast_index(cast(Any, index).index), faiss.IndexHNSW)
+
+
+def vectors_of(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of every stored vector, in storage order."""
+    n, mapped = index.ntotal, cast(Any, index)
+    ids = faiss.vector_to_array(mapped.id_map).astype(np.int64) if n else np.empty(0, np.int64)
+    inner = faiss.downcast_index(mapped.index)
+    return ids, inner.reconstruct_n(0, n) if n else np.empty((0, index.d), np.float32)
+
+
+def rebuilt(index: faiss.Index, hnsw: bool) -> faiss.Index:
+    """The same ids and vectors in a new flat or HNSW index."""
+    ids, vectors = vectors_of(index)
+    if hnsw:
+        graph = faiss.IndexHNSWFlat(index.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        out: faiss.Index = faiss.IndexIDMap2(graph)
+    else:
+        out = empty(index.d)
+    if len(ids):
+        add(out, vectors, ids)
+    return out
+
+
+def by_scale(index: faiss.Index) -> faiss.Index:
+    """``index`` as it should be stored at its size: flat below :data:`HNSW_MIN_VECTORS` vectors, HNSW from there."""
+    want_hnsw = index.ntotal >= HNSW_MIN_VECTORS
+    return index if want_hnsw == is_hnsw(index) else rebuilt(index, want_hnsw)
 
 
 def load(path: Path, dim: int, expected_bytes: int | None) -> faiss.Index:
@@ -39,16 +88,26 @@ def load(path: Path, dim: int, expected_bytes: int | None) -> faiss.Index:
 
 
 def save(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    """Write ``index`` in the kind its size calls for (:func:`by_scale`)."""
+    index = by_scale(index)
+    # Serialized in memory, written by Python: FAISS's own writer ignores a failed final flush (disk full)
+    # and would leave a truncated file for the commit to checksum and publish.
+    with open(path, "wb") as fh:
+        fh.write(faiss.serialize_index(index).tobytes())
 
 
 def add(index: faiss.Index, vectors: np.ndarray, ids: np.ndarray) -> None:
     index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
 
 
-def remove(index: faiss.Index, ids: list[int]) -> None:
-    if ids:
-        index.remove_ids(np.asarray(ids, dtype=np.int64))
+def remove(index: faiss.Index, ids: list[int]) -> faiss.Index:
+    """``index`` without ``ids``: changed in place when flat; an HNSW index comes back flat (it cannot delete)."""
+    if not ids:
+        return index
+    if is_hnsw(index):
+        index = rebuilt(index, hnsw=False)
+    cast(Any, index).remove_ids(np.asarray(ids, dtype=np.int64))
+    return index
 
 
 def search(
@@ -59,20 +118,53 @@ def search(
     k = min(k, index.ntotal)
     if k <= 0:
         return np.empty(0, np.float32), np.empty(0, np.int64)
+    with one_thread():
+        return _search(index, q, k, allowed)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """FAISS with one OpenMP thread: for one query, waking a second costs more than it saves (~10x on a busy CPU)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _search(index: faiss.Index, q: np.ndarray, k: int, allowed: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+    hnsw = is_hnsw(index)
     if allowed is None:
-        scores, ids = index.search(q, k)
+        params = _faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k)) if hnsw else None
+        scores, ids = index.search(q, k, params=params)
+    elif not allowed:
+        return np.empty(0, np.float32), np.empty(0, np.int64)
+    elif hnsw and len(allowed) <= EXACT_FILTER_MAX:
+        # a graph walk that may only return a few nodes misses many of them: score the allowed ones exactly
+        return _exact_among(index, q[0], k, np.asarray(allowed, dtype=np.int64))
     else:
-        if not allowed:
-            return np.empty(0, np.float32), np.empty(0, np.int64)
         selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-        scores, ids = index.search(q, k, params=faiss.SearchParameters(sel=selector))
+        if hnsw:  # widen the beam by how much of the graph is filtered out
+            ef = min(4096, max(HNSW_EF_SEARCH, k) * -(-index.ntotal // len(allowed)))
+            params = _faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+        else:
+            params = _faiss.SearchParameters(sel=selector)
+        scores, ids = index.search(q, k, params=params)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+def _exact_among(index: faiss.Index, query: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    present = ids[np.isin(ids, faiss.vector_to_array(cast(Any, index).id_map))]
+    scores = scores_of(index, query, present)
+    top = np.argsort(-scores, kind="stable")[:k]
+    return scores[top], present[top]
 
 
 def scores_of(index: faiss.Index, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Exact inner products of the query with the stored vectors of ``ids``."""
     if not len(ids):
         return np.empty(0, np.float32)
-    vectors = np.stack([index.reconstruct(int(i)) for i in ids])
+    vectors = index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
     return (vectors @ query.reshape(-1)).astype(np.float32)

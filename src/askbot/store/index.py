@@ -76,8 +76,10 @@ class IndexReader:
                 problems.append(f"{path} does not match its checksum in the manifest")
         articles, passages = metadata.counts(self.db)
         if (articles, passages) != (self.manifest.articles, self.manifest.passages):
-            problems.append(f"manifest counts {self.manifest.articles}/{self.manifest.passages} != "
-                            f"stored {articles}/{passages} (articles/passages)")
+            problems.append(
+                f"manifest counts {self.manifest.articles}/{self.manifest.passages} != "
+                f"stored {articles}/{passages} (articles/passages)"
+            )
         if self.dense.ntotal != passages:
             problems.append(f"{self.dense.ntotal} vectors for {passages} passages")
         pids = np.asarray(metadata.all_pids(self.db), np.int64)
@@ -163,11 +165,30 @@ class IndexWriter:
         """Delete articles; returns the ids that were indexed."""
         present = [a for a in article_ids if a in self.hashes]
         gone = metadata.delete_articles(self.db, present)
-        dense.remove(self.dense, gone)
+        self.dense = dense.remove(self.dense, gone)
         self.lexical.remove(gone)
         for a in present:
             del self.hashes[a]
         return present
+
+    def checkpoint(self) -> None:
+        """Commit what is written so far and go on in a fresh generation: an interrupted run resumes from here."""
+        self.commit()
+        self.committed = self.rebuild = False
+        self._begin()
+
+    def relex(self) -> int:
+        """Re-tokenize every stored passage into a new lexical index (text rules changed); vectors stay."""
+        self.lexical = LexicalIndex.empty()
+        rows = self.db.execute(
+            'SELECT p.pid, substr(a.text, p.start + 1, p."end" - p.start) FROM passages p '
+            "JOIN articles a ON a.id = p.article_id ORDER BY p.pid"
+        )
+        count = 0
+        while batch := rows.fetchmany(1000):
+            self.lexical.add([pid for pid, _ in batch], [text for _, text in batch])
+            count += len(batch)
+        return count
 
     def commit(self) -> Manifest:
         self.db.commit()

@@ -59,14 +59,22 @@ class Manifest:
             )
         )
 
-    def refuse_if_incompatible(self, model_id: str, fingerprint: str, normalizer_version: str, where: Path) -> None:
+    def refuse_if_incompatible(
+        self, model_id: str, fingerprint: str, normalizer_version: str | None, where: Path
+    ) -> None:
+        """Raise IndexMismatch unless this index was built like this askbot builds (``None``: any normalizer)."""
         problems = []
         if self.format != FORMAT_VERSION:
             problems.append(f"index format {self.format} (this askbot writes {FORMAT_VERSION})")
         if self.model_id != model_id or self.model_fingerprint != fingerprint:
             problems.append(f"model {self.model_id!r} (this askbot is set to {model_id!r})")
-        if self.normalizer_version != normalizer_version:
-            problems.append(f"normalizer v{self.normalizer_version} (this askbot has v{normalizer_version})")
+        if normalizer_version is not None and self.normalizer_version != normalizer_version:
+            problems.append(f"text rules v{self.normalizer_version} (this askbot has v{normalizer_version})")
+            if len(problems) == 1:
+                raise IndexMismatch(
+                    f"the index in {where} was built with " + problems[0] + ". Re-tokenize it (vectors are kept, "
+                    f"takes seconds): askbot index --relex --index {where}"
+                )
         if problems:
             raise IndexMismatch(
                 f"the index in {where} was built with " + " and ".join(problems) + ". "

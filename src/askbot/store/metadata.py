@@ -56,8 +56,16 @@ def put_article(con: sqlite3.Connection, article: Article, passages: Sequence[Pa
         "INSERT OR REPLACE INTO articles (id, hash, title, text, source, url, published, category, place, origin)"
         " VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
-            article.id, article.content_hash, article.title, article.text, article.source, article.url,
-            article.published, article.category, article.place, article.origin,
+            article.id,
+            article.content_hash,
+            article.title,
+            article.text,
+            article.source,
+            article.url,
+            article.published,
+            article.category,
+            article.place,
+            article.origin,
         ),
     )
     con.executemany(

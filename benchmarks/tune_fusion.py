@@ -1,0 +1,100 @@
+"""Dev-only: compare fusion rules and the not-found gate on the XQuAD-ar yardstick index, offline.
+
+Usage: python benchmarks/tune_fusion.py [--index /tmp/evalidx] [--lang ar|en]
+Needs an index built by `benchmarks/eval_xquad.sh`. Each question is encoded once; every rule then ranks
+the same candidates (union of dense top-50 and BM25 top-50, both scores exact for each), so the figures
+differ only by the rule. "Unanswerable" cases for the gate are made by searching with the question's own
+gold paragraph excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import askbot  # noqa: E402
+from askbot.evaluation import load_squad  # noqa: E402
+from askbot.store import dense  # noqa: E402
+
+DATA = "/work/shared/data/xquad-ar"
+Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    span = x.max() - x.min()
+    return (x - x.min()) / span if span > 0 else np.ones_like(x)
+
+
+def bymax(x: np.ndarray) -> np.ndarray:
+    return x / x.max() if x.max() > 0 else np.zeros_like(x)
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+
+
+RULES: dict[str, Rule] = {
+    "dense": lambda d, l: d,
+    "bm25": lambda d, l: l,
+    "minmax+max w1": lambda d, l: minmax(d) + bymax(l),
+    "minmax+max w.7": lambda d, l: minmax(d) + 0.7 * bymax(l),
+    "minmax+max w.5": lambda d, l: minmax(d) + 0.5 * bymax(l),
+    "minmax+minmax w1": lambda d, l: minmax(d) + minmax(l),
+    "minmax+minmax w.7": lambda d, l: minmax(d) + 0.7 * minmax(l),
+    "z+z w1": lambda d, l: zscore(d) + zscore(l),
+    "z+z w.7": lambda d, l: zscore(d) + 0.7 * zscore(l),
+    "z+z w.5": lambda d, l: zscore(d) + 0.5 * zscore(l),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--index", default="/tmp/evalidx")
+    parser.add_argument("--lang", default="ar")
+    args = parser.parse_args()
+    qfile = f"{DATA}/xquad.{args.lang}.json"
+    evalset = load_squad(qfile, contexts=f"{DATA}/xquad.ar.json")
+    kb = askbot.open(args.index)
+    reader = kb.reader
+    article_of = dict(reader.db.execute("SELECT pid, article_id FROM passages"))
+    vectors = kb.encoder.encode_queries([q.question for q in evalset.questions])
+    ranks: dict[str, list[int | None]] = {name: [] for name in RULES}
+    gate: list[tuple[float, float, bool]] = []  # (top dense, peak = top - mean of top10, answerable)
+    for q, vec in zip(evalset.questions, vectors, strict=True):
+        d_scores, d_ids = dense.search(reader.dense, vec, 50)
+        all_lex = reader.lexical.scores(q.question)
+        _, l_ids = reader.lexical.top(all_lex, 50)
+        cand = np.unique(np.concatenate([d_ids, l_ids]))
+        cd = dense.scores_of(reader.dense, vec, cand)
+        cl = reader.lexical.scores_of(all_lex, cand)
+        for name, rule in RULES.items():
+            order = cand[np.argsort(-rule(cd, cl), kind="stable")]
+            arts = [article_of[int(p)] for p in order[:10]]
+            ranks[name].append(arts.index(q.gold) + 1 if q.gold in arts else None)
+        gold_mask = np.array([article_of[int(p)] == q.gold for p in d_ids])
+        for answerable, scores in ((True, d_scores), (False, d_scores[~gold_mask])):
+            top10 = scores[:10]
+            gate.append((float(top10[0]), float(top10[0] - top10[1:].mean()), answerable))
+    n = len(evalset.questions)
+    print(f"{n} {args.lang} questions, {reader.manifest.passages} passages")
+    print(f"{'rule':<20} {'R@1':>6} {'R@5':>6} {'MRR@10':>7}")
+    for name, rs in ranks.items():
+        r1 = sum(r == 1 for r in rs if r) / n
+        r5 = sum(1 for r in rs if r and r <= 5) / n
+        mrr = sum(1 / r for r in rs if r) / n
+        print(f"{name:<20} {r1:6.3f} {r5:6.3f} {mrr:7.3f}")
+    arr = np.array(gate)
+    for label, mask in (("answerable", arr[:, 2] == 1), ("gold removed", arr[:, 2] == 0)):
+        top, peak = arr[mask, 0], arr[mask, 1]
+        print(f"{label:<13} top cosine q10/q50/q90 {np.quantile(top, [.1, .5, .9]).round(3)}  "
+              f"peak q10/q50/q90 {np.quantile(peak, [.1, .5, .9]).round(3)}")
+
+
+if __name__ == "__main__":
+    main()
