@@ -121,10 +121,7 @@ class KnowledgeBase:
             return False
         reader = IndexReader(generation) if generation else None
         if reader is not None:
-            enc = self.encoder
-            reader.manifest.refuse_if_incompatible(
-                enc.model_id, enc.fingerprint, lexical.TEXT_VERSION, self.index_dir
-            )
+            self._refuse_if_incompatible(reader.manifest)
         old, self._reader, self._generation = self._reader, reader, generation
         if old is not None:
             old.close()
@@ -166,7 +163,7 @@ class KnowledgeBase:
                 articles[item.id] = item
         with IndexWriter(self.index_dir, self._new_manifest(), rebuild=rebuild) as writer:
             if not rebuild and writer.hashes:
-                self._check_compatible(writer)
+                self._refuse_if_incompatible(self._committed_manifest())
             todo: list[tuple[Article, list[Passage]]] = []
             for article in articles.values():
                 status = writer.status(article)
@@ -181,13 +178,17 @@ class KnowledgeBase:
         self.refresh()
         return report
 
-    def _check_compatible(self, writer: IndexWriter) -> None:
+    def _committed_manifest(self) -> Manifest | None:
         previous = current_generation(self.index_dir)
-        if previous is not None:
+        return Manifest.load(previous) if previous is not None else None
+
+    def _refuse_if_incompatible(
+        self, manifest: Manifest | None, text_version: str | None = lexical.TEXT_VERSION
+    ) -> None:
+        """Raise IndexMismatch for an index built with another model (or, unless None, other text rules)."""
+        if manifest is not None:
             enc = self.encoder
-            Manifest.load(previous).refuse_if_incompatible(
-                enc.model_id, enc.fingerprint, lexical.TEXT_VERSION, self.index_dir
-            )
+            manifest.refuse_if_incompatible(enc.model_id, enc.fingerprint, text_version, self.index_dir)
 
     def _chunk(self, article: Article) -> list[Passage]:
         return chunk_article(
@@ -245,10 +246,7 @@ class KnowledgeBase:
     def relex(self) -> int:
         """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
         with IndexWriter(self.index_dir, self._new_manifest()) as writer:
-            previous = current_generation(self.index_dir)
-            if previous is not None:
-                enc = self.encoder
-                Manifest.load(previous).refuse_if_incompatible(enc.model_id, enc.fingerprint, None, self.index_dir)
+            self._refuse_if_incompatible(self._committed_manifest(), text_version=None)
             count = writer.relex()
             writer.commit()
         self.refresh()
