@@ -100,3 +100,14 @@ def test_chat_answers_each_line_until_eof(built_index):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("العالم") >= 2  # two cited answers
     assert "no words" in proc.stdout  # the emoji line
+
+
+def test_filters_from_the_command_line(built_index):
+    proc = askbot("ask", "الأمن القومي", "--json", "--source", "العالم", index=built_index)
+    data = json.loads(proc.stdout)
+    assert data["found"] and {e["citation"]["source"] for e in data["excerpts"]} == {"العالم"}
+    proc = askbot("ask", SEED_QUESTION, "--json", "--until", "2018-12-31", "-k", "3", index=built_index)
+    data = json.loads(proc.stdout)
+    assert all(e["citation"]["published"].startswith("2018") for e in data["excerpts"])
+    proc = askbot("ask", SEED_QUESTION, "--json", "--since", "2030-01-01", index=built_index)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["found"] is False
