@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 
-from askbot.embedding.engines import CEngine, Kind, TorchEngine
+from askbot.embedding.engines import BulkEngine, CEngine, Engine, Kind
 
 SMALL_BATCH = 8  # below this many texts the C engine wins even with torch loaded
 COLD_BATCH = 64  # ... and below this many while torch is not loaded yet (its start costs ~10 s)
@@ -37,14 +37,14 @@ class Encoder:
         self,
         model_id: str,
         fingerprint: str,
-        load_bulk: Callable[[], TorchEngine],
+        load_bulk: Callable[[], BulkEngine],
         load_fast: Callable[[], CEngine] | None = None,
         max_tokens: int | None = None,
     ) -> None:
         self.model_id = model_id
         self.fingerprint = fingerprint
         self._load_bulk, self._load_fast = load_bulk, load_fast
-        self._bulk: TorchEngine | None = None
+        self._bulk: BulkEngine | None = None
         self._fast: CEngine | None = None
         self._max_tokens = max_tokens
 
@@ -83,7 +83,7 @@ class Encoder:
         """
         return self._encode(texts, "passage", batch_size, progress)
 
-    def _engine(self) -> CEngine | TorchEngine:
+    def _engine(self) -> Engine:
         return self._fast_engine() or self._bulk_engine()
 
     def _fast_engine(self) -> CEngine | None:
@@ -91,7 +91,7 @@ class Encoder:
             self._fast = self._load_fast()
         return self._fast
 
-    def _bulk_engine(self) -> TorchEngine:
+    def _bulk_engine(self) -> BulkEngine:
         if self._bulk is None:
             self._bulk = self._load_bulk()
         return self._bulk
@@ -104,7 +104,7 @@ class Encoder:
             done = _encode_by_length(cleaned, ids, partial(engine.encode, kind=kind), batch_size, out, progress, done)
         return out
 
-    def _route(self, texts: list[str], kind: Kind) -> list[tuple[CEngine | TorchEngine, list[int]]]:
+    def _route(self, texts: list[str], kind: Kind) -> list[tuple[Engine, list[int]]]:
         """Which engine encodes which texts (torch is loaded only when it gets some)."""
         everything = list(range(len(texts)))
         fast = self._fast_engine()
@@ -113,7 +113,7 @@ class Encoder:
         if len(texts) < (SMALL_BATCH if self._bulk is not None else COLD_BATCH):
             return [(fast, everything)]
         fits = [fast.fed_tokens(t, kind) <= self.max_tokens for t in texts]
-        routes: list[tuple[CEngine | TorchEngine, list[int]]] = [(fast, [i for i in everything if not fits[i]])]
+        routes: list[tuple[Engine, list[int]]] = [(fast, [i for i in everything if not fits[i]])]
         if any(fits):
             routes.append((self._bulk_engine(), [i for i in everything if fits[i]]))
         return routes

