@@ -395,7 +395,7 @@ TARGETS = (
     "meta.sqlite",
     "dense.faiss",
     "lexical/tokens.npy",
-    "lexical/vocab.json",
+    "lexical/vocab.sqlite",
     "lexical/bm25/params.index.json",
     "lexical/bm25/data.csc.index.npy",
 )

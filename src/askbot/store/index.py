@@ -44,6 +44,14 @@ class IndexReader:
         for name in (META, DENSE):
             if not (generation / name).is_file():
                 raise IndexCorrupt(f"{generation / name} is missing")
+        for name, info in self.manifest.files.items():  # stat only: a truncated file is refused before it is read
+            try:
+                size = (generation / name).stat().st_size
+            except OSError as exc:
+                raise IndexCorrupt(f"{generation / name} is missing ({exc})") from exc
+            if size != info["bytes"]:
+                expected = info["bytes"]
+                raise IndexCorrupt(f"{generation / name} has {size} bytes, the manifest says {expected}: truncated")
         self.db = metadata.connect(generation / META, readonly=True)
         try:
             self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()

@@ -14,6 +14,7 @@ bm25s nor scipy, so a cold ``askbot ask`` does not pay for importing them.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +76,7 @@ def score_matrix(tokens: np.ndarray, offsets: np.ndarray, vocab_size: int) -> tu
 
 
 def write_score_matrix(directory: Path, tokens: np.ndarray, offsets: np.ndarray, vocab_size: int) -> None:
-    """Save the score matrix in bm25s's file names; the vocabulary is ``../vocab.json`` (bm25s would want a copy)."""
+    """Save the score matrix in bm25s's file names; the vocabulary is ``../vocab.sqlite``."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, array in zip(ScoreMatrix.FILES, score_matrix(tokens, offsets, vocab_size), strict=True):
         np.save(directory / f"{name}.csc.index.npy", array)
@@ -112,12 +113,56 @@ class ScoreMatrix:
         return int(self.indptr[term_id + 1] - self.indptr[term_id])
 
 
+VOCAB = "vocab.sqlite"
+
+
+class StoredVocabulary:
+    """Term -> id, read from ``vocab.sqlite`` one lookup at a time.
+
+    At the whole news corpus the vocabulary (words and word pairs) holds millions of terms: parsing it
+    whole would cost seconds of every cold ``askbot ask``; a question needs a dozen indexed lookups.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._db.execute("SELECT id FROM terms LIMIT 1").fetchall()  # a damaged header fails here, not mid-answer
+
+    def get(self, term: str, default: int | None = None) -> int | None:
+        row = self._db.execute("SELECT id FROM terms WHERE term = ?", (term,)).fetchone()
+        return int(row[0]) if row else default
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __getitem__(self, term: str) -> int:
+        tid = self.get(term)
+        if tid is None:
+            raise KeyError(term)
+        return tid
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM terms").fetchone()[0])
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT term, id FROM terms"))
+
+
+def save_vocabulary(vocab: dict[str, int], path: Path) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.execute("CREATE TABLE terms (term TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
+        db.executemany("INSERT INTO terms VALUES (?, ?)", vocab.items())
+        db.commit()
+    finally:
+        db.close()
+
+
 class LexicalIndex:
     """Token ids per passage plus the BM25 score matrix built from them."""
 
     def __init__(
         self,
-        vocab: dict[str, int],
+        vocab: dict[str, int] | StoredVocabulary,
         tokens: np.ndarray,
         offsets: np.ndarray,
         pids: np.ndarray,
@@ -135,14 +180,20 @@ class LexicalIndex:
         return cls({}, np.empty(0, np.int32), np.zeros(1, np.int64), np.empty(0, np.int64))
 
     # ---- writing -------------------------------------------------------------------------------
+    def _writable_vocab(self) -> dict[str, int]:
+        if isinstance(self.vocab, StoredVocabulary):
+            self.vocab = self.vocab.as_dict()
+        return self.vocab
+
     def add(self, pids: Sequence[int], texts: Sequence[str]) -> None:
+        vocab = self._writable_vocab()
         rows = []
         for text in texts:
             ids = []
             for tok in tokenize(text):
-                tid = self.vocab.get(tok)
+                tid = vocab.get(tok)
                 if tid is None:
-                    tid = self.vocab[tok] = len(self.vocab)
+                    tid = vocab[tok] = len(vocab)
                 ids.append(tid)
             rows.append(np.asarray(ids, np.int32))
         lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
@@ -169,7 +220,7 @@ class LexicalIndex:
 
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
         empty_id = len(self.vocab)  # every passage gets one "empty" token so none has length 0
-        vocab = {**self.vocab, "": empty_id}
+        vocab = {**self._writable_vocab(), "": empty_id}
         rows = np.split(self.tokens, self.offsets[1:-1]) if len(self.pids) else []
         corpus = [r.tolist() or [empty_id] for r in rows]
         retriever.index((corpus, vocab), show_progress=False, create_empty_token=False)
@@ -180,7 +231,7 @@ class LexicalIndex:
         np.save(directory / "tokens.npy", self.tokens)
         np.save(directory / "offsets.npy", self.offsets)
         np.save(directory / "pids.npy", self.pids)
-        (directory / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+        save_vocabulary(self._writable_vocab(), directory / VOCAB)
         if len(self.pids):
             write_score_matrix(directory / "bm25", self.tokens, self.offsets, len(self.vocab))
 
@@ -189,7 +240,9 @@ class LexicalIndex:
     def load(cls, directory: Path, mmap: bool = True) -> LexicalIndex:
         mode = "r" if mmap else None
         try:
-            vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+            vocab: dict[str, int] | StoredVocabulary = StoredVocabulary(directory / VOCAB)
+            if not mmap:  # a writer: it will add terms
+                vocab = vocab.as_dict()
             tokens = np.load(directory / "tokens.npy", mmap_mode=mode, allow_pickle=False)
             offsets = np.load(directory / "offsets.npy", allow_pickle=False)
             pids = np.load(directory / "pids.npy", allow_pickle=False)
@@ -204,7 +257,7 @@ class LexicalIndex:
         """BM25 score of every passage (row order of ``pids``), or None when no query term is indexed."""
         if self.matrix is None or not len(self.pids):
             return None
-        qids = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
+        qids = sorted({tid for t in tokenize(query) if (tid := self.vocab.get(t)) is not None})
         if not qids:
             return None
         scores = self.matrix.scores(qids)
