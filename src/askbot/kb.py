@@ -119,9 +119,9 @@ class KnowledgeBase:
         generation = current_generation(self.index_dir)
         if generation == self._generation and (self._reader is not None or generation is None):
             return False
+        if generation is not None:  # refuse a mismatched index before reading any of its files
+            self._refuse_if_incompatible(Manifest.load(generation))
         reader = IndexReader(generation) if generation else None
-        if reader is not None:
-            self._refuse_if_incompatible(reader.manifest)
         old, self._reader, self._generation = self._reader, reader, generation
         if old is not None:
             old.close()
@@ -161,9 +161,9 @@ class KnowledgeBase:
                 report.problems.append(IngestProblem(item.origin, f"duplicate article id {item.id!r}, kept the first"))
             else:
                 articles[item.id] = item
+        if not rebuild:
+            self._refuse_if_incompatible(self._committed_manifest())
         with IndexWriter(self.index_dir, self._new_manifest(), rebuild=rebuild) as writer:
-            if not rebuild and writer.hashes:
-                self._refuse_if_incompatible(self._committed_manifest())
             todo: list[tuple[Article, list[Passage]]] = []
             for article in articles.values():
                 status = writer.status(article)
@@ -245,8 +245,8 @@ class KnowledgeBase:
 
     def relex(self) -> int:
         """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
-        with IndexWriter(self.index_dir, self._new_manifest()) as writer:
-            self._refuse_if_incompatible(self._committed_manifest(), text_version=None)
+        self._refuse_if_incompatible(self._committed_manifest(), text_version=None)
+        with IndexWriter(self.index_dir, self._new_manifest(), fresh_lexical=True) as writer:
             count = writer.relex()
             writer.commit()
         self.refresh()

@@ -113,10 +113,11 @@ class IndexWriter:
     ``commit()`` (an error, a crash) abandons the new generation and leaves the index as it was.
     """
 
-    def __init__(self, index_dir: Path, manifest: Manifest, rebuild: bool = False) -> None:
+    def __init__(self, index_dir: Path, manifest: Manifest, rebuild: bool = False, fresh_lexical: bool = False) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
         self.rebuild = rebuild
+        self.fresh_lexical = fresh_lexical  # relex: the old lexical files are not read (they may be of an old format)
         self._lock = WriterLock(index_dir)
 
     def __enter__(self) -> IndexWriter:
@@ -136,7 +137,9 @@ class IndexWriter:
             self.manifest.next_passage_id = old.next_passage_id
             shutil.copyfile(previous / META, self.generation / META)
             self.dense = dense.load(previous / DENSE, old.dim, None)
-            self.lexical = LexicalIndex.load(previous / LEXICAL, mmap=False)
+            self.lexical = (
+                LexicalIndex.empty() if self.fresh_lexical else LexicalIndex.load(previous / LEXICAL, mmap=False)
+            )
         else:
             self.dense = dense.empty(self.manifest.dim)
             self.lexical = LexicalIndex.empty()

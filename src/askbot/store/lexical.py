@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 # What the manifest records as the index's text rules: a change here or in askbot.arabic makes old indexes
 # refuse to load until `askbot index --relex` re-tokenizes them (no re-embedding needed).
-TEXT_VERSION = f"{NORMALIZER_VERSION}+bigrams"
+LEXICAL_FORMAT = 2  # 1: vocab.json; 2: vocab.sqlite
+TEXT_VERSION = f"{NORMALIZER_VERSION}+bigrams.{LEXICAL_FORMAT}"
 
 K1, B = 1.2, 0.75
 
