@@ -143,8 +143,10 @@ def compose(
     page = scored[offset : offset + k]
     excerpts = tuple(e for e, _ in page)
     lead = page[:SENTENCE_RERANK_EXCERPTS]
-    if scorer is not None and lead and min(c for _, c in lead) < WEAK_COVERAGE:
-        # the words did not pick the sentence: let the encoder pick it, for the first excerpts only
+    cross_lingual = script_of(question) != "ar"
+    if scorer is not None and cross_lingual and lead and min(c for _, c in lead) < WEAK_COVERAGE:
+        # the words cannot pick the sentence across languages: let the encoder pick it, for the first excerpts
+        # only (each sentence costs an encoder call, ~30 ms: too slow for every Arabic question)
         excerpts = tuple(_with_sentence(e, reader, question, scorer) for e, _ in lead) + excerpts[len(lead) :]
     return Answer(question, True, excerpts)
 
