@@ -24,11 +24,11 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _progress_bar(desc: str) -> tuple[Progress, Callable[[], None]]:
+def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
     """A tqdm bar (counts and rate) fed with (done, total)."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="passage", file=sys.stderr, dynamic_ncols=True, disable=None)
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def update(done: int, total: int) -> None:
         bar.total = total
@@ -42,7 +42,7 @@ def _kb(args: argparse.Namespace) -> KnowledgeBase:
 
 
 def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
-    update, close = _progress_bar("embedding")
+    update, close = progress_bar("embedding")
     try:
         report = kb.add(paths, rebuild=rebuild, mapping=mapping, progress=update)
     finally:

@@ -207,7 +207,7 @@ class Evaluator:
         hits = search(reader, text, vector, self.depth, method=method) if arabic.tokens(text) else []
         rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
         retrieved = tuple(rows[h.passage_id][0] if h.passage_id in rows else "" for h in hits)
-        scorer = kb._sentence_scorer(vector)  # kb.ask's own sentence picker (no public hook yet)
+        scorer = kb.sentence_scorer(vector)  # kb.ask's own sentence picker
         answer: Answer = compose(text, hits[:ANSWER_HITS], reader, k=ANSWER_EXCERPTS, scorer=scorer)
         excerpts = answer.excerpts
         return Outcome(

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from askbot.cli import EXIT_OK, _index, _progress_bar, _say
+from askbot.cli import EXIT_OK, _index, _say, progress_bar
 from askbot.config import Settings
 from askbot.evaluation import METHOD_ORDER, EvalQuestion, Evaluator, Outcome, article_line, load_squad, sample_lines
 from askbot.kb import KnowledgeBase
@@ -88,7 +88,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if code != EXIT_OK:
             return code
         evaluator = Evaluator(questions)
-        update, close = _progress_bar("asking")
+        update, close = progress_bar("asking", unit="question")
         started = time.perf_counter()
         try:
             outcomes = evaluator.outcomes(kb, args.methods, progress=update)

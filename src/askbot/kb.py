@@ -286,7 +286,7 @@ class KnowledgeBase:
         # fetch spare hits: duplicates of one story fold into one excerpt before the page is cut
         hits = search(reader, text, vector, offset + 2 * k, filters=filters, method=method)
         t2 = time.perf_counter()
-        answer = compose(text, hits, reader, k=k, offset=offset, scorer=self._sentence_scorer(vector))
+        answer = compose(text, hits, reader, k=k, offset=offset, scorer=self.sentence_scorer(vector))
         t3 = time.perf_counter()
         timings.update(encode=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3)
         if note or text != question:  # matched as cleaned, reported as asked
@@ -300,7 +300,7 @@ class KnowledgeBase:
         answer.timings_ms.update(timings)
         return answer
 
-    def _sentence_scorer(self, query_vector: np.ndarray | None):  # -> SentenceScorer | None
+    def sentence_scorer(self, query_vector: np.ndarray | None):  # -> SentenceScorer | None
         """Similarity of sentences to the question, by the encoder (used only when words don't decide)."""
         if query_vector is None:
             return None
