@@ -91,7 +91,9 @@ def search(
     depth = max(depth, k)
     empty = (np.empty(0, np.float32), np.empty(0, np.int64))
     use_dense = method != "bm25" and query_vector is not None
-    d_scores, d_ids = dense.search(reader.dense, query_vector, depth, allowed) if use_dense else empty
+    d_scores, d_ids = (
+        dense.search(reader.dense, query_vector, depth, allowed) if use_dense and query_vector is not None else empty
+    )
     if method == "dense":
         return [Hit(int(i), float(s), float(s), None) for s, i in zip(d_scores[:k], d_ids[:k], strict=True)]
     all_lexical = reader.lexical.scores(question, allowed)
@@ -101,7 +103,7 @@ def search(
     weight = LEXICAL_WEIGHT.get(script_of(question), 0.0)
     if method == "hybrid-rrf":
         return fuse(d_ids, d_scores, l_ids, l_scores, weight)[:k]
-    if not use_dense:
+    if not use_dense or query_vector is None:
         return [Hit(int(i), float(s), None, float(s)) for s, i in zip(l_scores[:k], l_ids[:k], strict=True)]
     candidates = np.unique(np.concatenate([d_ids, l_ids]) if weight > 0 else d_ids)
     known = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=True))

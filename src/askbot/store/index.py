@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from askbot.store import commit_generation, current_generation, dense, metadata, new_generation, sweep_generations
@@ -57,8 +56,10 @@ class IndexReader:
             self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
-        expected = self.manifest.files.get(DENSE, {}).get("bytes")
-        self.dense = dense.load(generation / DENSE, self.manifest.dim, int(expected) if expected is not None else None)
+        dense_bytes = self.manifest.files.get(DENSE, {}).get("bytes")
+        self.dense = dense.load(
+            generation / DENSE, self.manifest.dim, int(dense_bytes) if dense_bytes is not None else None
+        )
         self.lexical = LexicalIndex.load(generation / LEXICAL)
 
     @classmethod
@@ -91,7 +92,7 @@ class IndexReader:
         if self.dense.ntotal != passages:
             problems.append(f"{self.dense.ntotal} vectors for {passages} passages")
         pids = np.asarray(metadata.all_pids(self.db), np.int64)
-        vector_ids = np.sort(faiss.vector_to_array(self.dense.id_map)) if self.dense.ntotal else np.empty(0, np.int64)
+        vector_ids = np.sort(dense.vectors_of(self.dense)[0])
         if not np.array_equal(pids, vector_ids):
             problems.append("vector ids and passage ids differ (orphan vectors or passages without vectors)")
         if not np.array_equal(np.sort(self.lexical.pids), pids):

@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -96,12 +96,12 @@ class ScoreMatrix:
 
     @classmethod
     def load(cls, directory: Path, mmap: bool) -> ScoreMatrix:
-        mode = "r" if mmap else None
-        arrays = [
+        mode: Literal["r"] | None = "r" if mmap else None
+        data, indices, indptr = (
             np.load(directory / f"{name}.csc.index.npy", mmap_mode=mode, allow_pickle=False) for name in cls.FILES
-        ]
+        )
         params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
-        return cls(*arrays, num_docs=int(params["num_docs"]))
+        return cls(data, indices, indptr, num_docs=int(params["num_docs"]))
 
     def scores(self, term_ids: Sequence[int]) -> np.ndarray:
         out = np.zeros(self.num_docs, dtype=np.float32)
@@ -239,11 +239,10 @@ class LexicalIndex:
     # ---- reading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, directory: Path, mmap: bool = True) -> LexicalIndex:
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         try:
-            vocab: dict[str, int] | StoredVocabulary = StoredVocabulary(directory / VOCAB)
-            if not mmap:  # a writer: it will add terms
-                vocab = vocab.as_dict()
+            stored = StoredVocabulary(directory / VOCAB)
+            vocab: dict[str, int] | StoredVocabulary = stored if mmap else stored.as_dict()  # writers add terms
             tokens = np.load(directory / "tokens.npy", mmap_mode=mode, allow_pickle=False)
             offsets = np.load(directory / "offsets.npy", allow_pickle=False)
             pids = np.load(directory / "pids.npy", allow_pickle=False)

@@ -110,7 +110,8 @@ def filtered_pids(
     until: str | None = None,
 ) -> list[int]:
     """Passage ids whose article matches every given filter (dates compare as ISO strings)."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[str | int] = []
     if source:
         where.append("lower(a.source) = lower(?)")
         args.append(source)
