@@ -13,7 +13,7 @@ import pytest
 from fakeapi import TOKEN, FakeBotApi, Sent, StartBot, group_chat, parse_html, private_chat, units, user
 
 from askbot.telegram import texts
-from askbot.telegram.bot import ALLOWED_UPDATES, build_application
+from askbot.telegram.bot import ALLOWED_UPDATES, SERVER_ERROR_RETRIES, build_application
 from askbot.telegram.cli import webhook_options
 from askbot.telegram.formatting import MAX_MESSAGE_UNITS
 
@@ -185,12 +185,26 @@ async def test_flood_429_is_waited_out(fake: FakeBotApi, start_bot: StartBot) ->
     assert reply[0].text.startswith("1.")
 
 
+async def test_a_5xx_on_the_answer_is_retried_once_not_lost_or_doubled(fake: FakeBotApi, start_bot: StartBot) -> None:
+    await start_bot()
+    chat, alice = chat_of(1010)
+    fake.fail("sendMessage", 502)
+    reply = await ask(fake, chat, alice, IRAN_IRAQ)
+    attempts = [
+        c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") in (chat["id"], str(chat["id"]))
+    ]
+    assert attempts[0].error and not attempts[1].error
+    assert reply[0].text.startswith("1.")
+    await asyncio.sleep(1.0)
+    assert sum(1 for s in fake.to_chat(chat["id"]) if s.text.startswith("1.")) == 1
+
+
 async def test_handler_error_is_reported_and_the_bot_keeps_running(
     fake: FakeBotApi, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     await start_bot()
     chat, alice = chat_of(1009)
-    fake.fail("sendMessage", 500)
+    fake.fail("sendMessage", 500, times=SERVER_ERROR_RETRIES + 1)  # more 5xx than the bot retries
     before = len(fake.to_chat(chat["id"]))
     fake.say(chat, alice, IRAN_IRAQ)
     [apology] = await replies(fake, chat["id"], before, count=1)

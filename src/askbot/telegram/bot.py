@@ -29,7 +29,7 @@ from telegram.constants import (
     InlineQueryLimit,
     ParseMode,
 )
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -72,6 +72,9 @@ INLINE_TITLE_CHARS = 100  # what a client shows of a result's title and descript
 INLINE_DESCRIPTION_CHARS = 200
 CONCURRENT_UPDATES = 64  # handlers mostly wait (on Telegram, on the single knowledge-base worker)
 RATE_LIMIT_RETRIES = 3  # AIORateLimiter waits out a 429's retry_after and tries again this many times
+SERVER_ERROR_RETRIES = 3  # a 5xx answering a reply is retried this many times, backing off from 0.5 s
+SERVER_ERROR_BACKOFF_S = 0.5
+RETRIED_ON_SERVER_ERROR = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery", "answerInlineQuery"})
 PASSAGE_BUTTONS_PER_ROW = 3
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API call returns, as JSON
@@ -110,7 +113,17 @@ class FloodLimiter(AIORateLimiter):
     ) -> ApiResult:
         if endpoint == "sendChatAction":
             return await callback(*args, **kwargs)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        for attempt in range(SERVER_ERROR_RETRIES + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except TimedOut:
+                raise  # the server may have acted on it: a retry could send the answer twice
+            except NetworkError:
+                # a 5xx or a refused connection: Telegram did not act on it, so sending again loses nothing
+                if endpoint not in RETRIED_ON_SERVER_ERROR or attempt == SERVER_ERROR_RETRIES:
+                    raise
+                await asyncio.sleep(SERVER_ERROR_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
 
 
 class AskbotHandlers:
