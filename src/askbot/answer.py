@@ -61,7 +61,8 @@ def best_sentence(
     """
     total = sum(question_terms.values()) or 1.0
     spans = [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
-    coverage = [sum(w for t, w in question_terms.items() if t in set(tokenize(text[s:e]))) / total for s, e in spans]
+    sentence_terms = [set(tokenize(text[s:e])) for s, e in spans]
+    coverage = [sum(w for t, w in question_terms.items() if t in terms) / total for terms in sentence_terms]
     best = int(np.argmax(coverage))
     if scorer is not None and coverage[best] < WEAK_COVERAGE and len(spans) > 1:
         best = int(np.argmax(scorer([text[s:e] for s, e in spans])))
