@@ -111,3 +111,11 @@ def test_filters_from_the_command_line(built_index):
     assert all(e["citation"]["published"].startswith("2018") for e in data["excerpts"])
     proc = askbot("ask", SEED_QUESTION, "--json", "--since", "2030-01-01", index=built_index)
     assert proc.returncode == 1 and json.loads(proc.stdout)["found"] is False
+
+
+def test_index_flag_works_before_and_after_the_command(built_index, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ASKBOT_INDEX"}
+    for args in (["--index", str(built_index), "info", "--json"], ["info", "--json", "--index", str(built_index)]):
+        proc = subprocess.run([*ASKBOT, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["articles"] == 25

@@ -159,6 +159,10 @@ def _retrieval_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="askbot", description="Ask Arabic news articles; get cited excerpts.")
+    # --index/--model work before the command and after it (askbot ask "..." --index DIR)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
+    common.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
     parser.add_argument("--index", type=Path, default=None, help="index folder (env ASKBOT_INDEX, default vectors/)")
     parser.add_argument(
         "--model",
@@ -167,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="add new or changed articles from files/folders ('-' = stdin)")
+    p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
     p.add_argument("paths", nargs="*")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
     p.add_argument("--relex", action="store_true",
@@ -180,24 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("ask", help="answer a question with cited excerpts")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited excerpts")
     p.add_argument("question", nargs="+", help="the question ('-' reads it from stdin)")
     _retrieval_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="ask questions one after another, model kept loaded")
+    p = sub.add_parser("chat", parents=[common], help="ask questions one after another, model kept loaded")
     _retrieval_flags(p)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("info", help="what is indexed, with which model")
+    p = sub.add_parser("info", parents=[common], help="what is indexed, with which model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("remove", help="delete articles by id")
+    p = sub.add_parser("remove", parents=[common], help="delete articles by id")
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("check", help="verify the index: checksums, counts, ids")
+    p = sub.add_parser("check", parents=[common], help="verify the index: checksums, counts, ids")
     p.set_defaults(func=cmd_check)
 
     for module, name in (("askbot.telegram.cli", "add_telegram_parser"), ("askbot.evaluation_cli", "add_eval_parser")):
