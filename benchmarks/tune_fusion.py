@@ -40,16 +40,16 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 RULES: dict[str, Rule] = {
-    "dense": lambda d, l: d,
-    "bm25": lambda d, l: l,
-    "minmax+max w1": lambda d, l: minmax(d) + bymax(l),
-    "minmax+max w.7": lambda d, l: minmax(d) + 0.7 * bymax(l),
-    "minmax+max w.5": lambda d, l: minmax(d) + 0.5 * bymax(l),
-    "minmax+minmax w1": lambda d, l: minmax(d) + minmax(l),
-    "minmax+minmax w.7": lambda d, l: minmax(d) + 0.7 * minmax(l),
-    "z+z w1": lambda d, l: zscore(d) + zscore(l),
-    "z+z w.7": lambda d, l: zscore(d) + 0.7 * zscore(l),
-    "z+z w.5": lambda d, l: zscore(d) + 0.5 * zscore(l),
+    "dense": lambda d, lx: d,
+    "bm25": lambda d, lx: lx,
+    "minmax+max w1": lambda d, lx: minmax(d) + bymax(lx),
+    "minmax+max w.7": lambda d, lx: minmax(d) + 0.7 * bymax(lx),
+    "minmax+max w.5": lambda d, lx: minmax(d) + 0.5 * bymax(lx),
+    "minmax+minmax w1": lambda d, lx: minmax(d) + minmax(lx),
+    "minmax+minmax w.7": lambda d, lx: minmax(d) + 0.7 * minmax(lx),
+    "z+z w1": lambda d, lx: zscore(d) + zscore(lx),
+    "z+z w.7": lambda d, lx: zscore(d) + 0.7 * zscore(lx),
+    "z+z w.5": lambda d, lx: zscore(d) + 0.5 * zscore(lx),
 }
 
 
