@@ -91,7 +91,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         generation = current_generation(args.vectors_from)
         if generation is None:
             raise SystemExit(f"--vectors-from {args.vectors_from} holds no index")
-        _, base = dense.vectors_of(dense.load(generation / "dense.faiss", 384, None))
+        _, base = dense.vectors_of(dense.load(generation / "dense.faiss", 384))
         kb._encoder = StandInEncoder(kb.encoder, base)
     last = [0.0]
 

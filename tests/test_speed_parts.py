@@ -33,10 +33,10 @@ def test_small_index_is_saved_flat_and_large_one_as_hnsw(tmp_path: Path, small_t
     index = dense.empty(32)
     dense.add(index, vectors[:50], np.arange(50))
     dense.save(index, tmp_path / "small.faiss")
-    assert not dense.is_hnsw(dense.load(tmp_path / "small.faiss", 32, None))
+    assert not dense.is_hnsw(dense.load(tmp_path / "small.faiss", 32))
     dense.add(index, vectors[50:], np.arange(50, small_threshold))
     dense.save(index, tmp_path / "large.faiss")
-    large = dense.load(tmp_path / "large.faiss", 32, None)
+    large = dense.load(tmp_path / "large.faiss", 32)
     assert dense.is_hnsw(large) and large.ntotal == small_threshold
     ids, stored = dense.vectors_of(large)
     np.testing.assert_array_equal(np.sort(ids), np.arange(small_threshold))

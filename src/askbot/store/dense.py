@@ -66,16 +66,16 @@ def by_scale(index: faiss.Index) -> faiss.Index:
     return index if want_hnsw == is_hnsw(index) else rebuilt(index, want_hnsw)
 
 
-def load(path: Path, dim: int, expected_bytes: int | None) -> faiss.Index:
-    """Read an index after checking it is whole: FAISS can crash on a truncated or garbled file."""
+def load(path: Path, dim: int) -> faiss.Index:
+    """Read an index after checking its header: FAISS can crash on a garbled file.
+
+    Its size against the manifest is checked by the reader, with every other file of the generation.
+    """
     try:
-        size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
         raise IndexCorrupt(f"{path} is missing or unreadable ({exc})") from exc
-    if expected_bytes is not None and size != expected_bytes:
-        raise IndexCorrupt(f"{path} has {size} bytes, the manifest says {expected_bytes}: truncated or replaced")
     if head not in _MAGICS:
         raise IndexCorrupt(f"{path} is not a FAISS index this askbot wrote")
     try:

@@ -56,10 +56,7 @@ class IndexReader:
             self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
-        dense_bytes = self.manifest.files.get(DENSE, {}).get("bytes")
-        self.dense = dense.load(
-            generation / DENSE, self.manifest.dim, int(dense_bytes) if dense_bytes is not None else None
-        )
+        self.dense = dense.load(generation / DENSE, self.manifest.dim)
         self.lexical = LexicalIndex.load(generation / LEXICAL)
 
     @classmethod
@@ -137,7 +134,7 @@ class IndexWriter:
             old = Manifest.load(previous)
             self.manifest.next_passage_id = old.next_passage_id
             shutil.copyfile(previous / META, self.generation / META)
-            self.dense = dense.load(previous / DENSE, old.dim, None)
+            self.dense = dense.load(previous / DENSE, old.dim)
             self.lexical = (
                 LexicalIndex.empty() if self.fresh_lexical else LexicalIndex.load(previous / LEXICAL, mmap=False)
             )
