@@ -119,3 +119,19 @@ def test_index_flag_works_before_and_after_the_command(built_index, tmp_path):
         proc = subprocess.run([*ASKBOT, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["articles"] == 25
+
+
+def test_progress_for_logs_is_a_line_with_count_rate_and_time_left(capsys):
+    from askbot.cli import progress_lines
+
+    update = progress_lines("embedding", every_s=0.0)
+    update(250, 1000)
+    update(1000, 1000)
+    update(5, 0)  # nothing to count: no line, no division by zero
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("embedding: 250/1,000 passages (25%), ") and "min left" in lines[0]
+    assert lines[1].startswith("embedding: 1,000/1,000 passages (100%), ") and "left" not in lines[1]
+    quiet = progress_lines("embedding", every_s=3600.0)
+    quiet(10, 100)
+    assert capsys.readouterr().err == ""  # a short run writes nothing to the log

@@ -25,7 +25,9 @@ def _say(msg: str) -> None:
 
 
 def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
-    """A tqdm bar (counts and rate) fed with (done, total)."""
+    """A tqdm bar (counts and rate) fed with (done, total); a line a minute when stderr is a log, not a terminal."""
+    if not sys.stderr.isatty():
+        return progress_lines(desc, unit), lambda: None
     from tqdm import tqdm
 
     bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None)
@@ -35,6 +37,23 @@ def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[
         bar.update(done - bar.n)
 
     return update, bar.close
+
+
+def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> Progress:
+    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left."""
+    started = time.monotonic()
+    last = [started]
+
+    def update(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_s or not total:
+            return
+        last[0] = now
+        rate = done / max(now - started, 1e-9)
+        left = f", ~{(total - done) / rate / 60:.0f} min left" if rate and done < total else ""
+        _say(f"{desc}: {done:,}/{total:,} {unit}s ({done / total:.0%}), {rate:.1f}/s{left}")
+
+    return update
 
 
 def _kb(args: argparse.Namespace) -> KnowledgeBase:
