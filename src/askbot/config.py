@@ -20,7 +20,8 @@ class Settings:
 
     index: Path = Path("vectors")
     seeds: Path = Path("seeds")
-    model: str = DEFAULT_MODEL
+    # empty: the model the index was built with (its manifest names it), or DEFAULT_MODEL for a new index
+    model: str = ""
     cache_dir: Path = _cache_root()
     top_k: int = 5
     # chunking: passages of at most this many model tokens (e5 window is 512; ~250 keeps passages focused)

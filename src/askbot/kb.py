@@ -15,9 +15,9 @@ import numpy as np
 from askbot import arabic
 from askbot.answer import build_excerpts, compose
 from askbot.chunking import chunk_article
-from askbot.config import Settings
+from askbot.config import DEFAULT_MODEL, Settings
 from askbot.retrieval import Filters, search
-from askbot.store import current_generation, lexical
+from askbot.store import IndexMismatch, current_generation, lexical
 from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.manifest import Manifest
 from askbot.types import Answer, Article, IngestProblem, Passage
@@ -91,11 +91,29 @@ class KnowledgeBase:
 
     # ---- parts, loaded on demand --------------------------------------------------------------
     @property
+    def model(self) -> str:
+        """The model in use: the one chosen in the settings, else the one the index was built with, else the default."""
+        if self.settings.model:
+            return self.settings.model
+        manifest = self._committed_manifest()
+        return manifest.model_id if manifest is not None else DEFAULT_MODEL
+
+    @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
             from askbot.embedding import load_encoder
 
-            self._encoder = load_encoder(self.settings.model, cache_dir=self.settings.cache_dir)
+            model = self.model
+            try:
+                self._encoder = load_encoder(model, cache_dir=self.settings.cache_dir)
+            except FileNotFoundError as exc:
+                if self.settings.model:  # the user's own choice: their error as it is
+                    raise
+                raise IndexMismatch(
+                    f"the index in {self.index_dir} was built with model {model!r}, which is not on this machine "
+                    f"({exc}). Rebuild it with: askbot index --rebuild --model {DEFAULT_MODEL} "
+                    f"--index {self.index_dir} PATH..."
+                ) from exc
         return self._encoder
 
     def _new_manifest(self) -> Manifest:
@@ -325,7 +343,7 @@ class KnowledgeBase:
                 "index": str(self.index_dir),
                 "articles": 0,
                 "passages": 0,
-                "model": self.settings.model,
+                "model": self.model,
                 "built": None,
             }
         m = reader.manifest

@@ -66,8 +66,13 @@ class Manifest:
         problems = []
         if self.format != FORMAT_VERSION:
             problems.append(f"index format {self.format} (this askbot writes {FORMAT_VERSION})")
-        if self.model_id != model_id or self.model_fingerprint != fingerprint:
+        if self.model_id != model_id:
             problems.append(f"model {self.model_id!r} (this askbot is set to {model_id!r})")
+        elif self.model_fingerprint != fingerprint:
+            problems.append(
+                f"other weights of model {self.model_id!r} (fingerprint {self.model_fingerprint[:12]}, "
+                f"these are {fingerprint[:12]})"
+            )
         if normalizer_version is not None and self.normalizer_version != normalizer_version:
             problems.append(f"text rules v{self.normalizer_version} (this askbot has v{normalizer_version})")
             if len(problems) == 1:
