@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/scale.py [--sizes 1000,10000,100000,1000000] [--hnsw-max 300000]
                                [--bm25-sizes 1000,10000,100000] [--queries 200] [--vectors-from /tmp/evalidx]
+                               [--large 10000000 [--large-queries 20] [--nlist 4096] [--nprobes 16,64]]
 
 Search part: vectors are synthetic but shaped like real ones: each is a real e5 passage vector (from the index
 ``--vectors-from``, e.g. the eval index; random unit vectors without it) plus Gaussian noise, renormalized, so
@@ -11,7 +12,9 @@ build time, bytes on disk, single-query latency p50/p95 of exact search (askbot'
 ``--hnsw-max``, of HNSW at askbot's parameters with its recall@10 against exact. HNSW build time beyond that is
 extrapolated (it grows ~linearly: n log n). BM25 part: real passages (ANT news packed to ~800 characters), askbot's
 own LexicalIndex: tokenize, commit (score matrix build), bytes, query latency for XQuAD-ar questions, and adding 100
-articles' worth of passages (~340) to the largest index then committing again.
+articles' worth of passages (~340) to the largest index then committing again. ``--large N``: vectors generated
+and added 100,000 at a time (10M float32 vectors are 15.4 GB), exact search timed and kept as ground truth, then
+an IVF-SQ8 index over the same vectors: what a single machine would switch to beyond HNSW's memory.
 """
 
 from __future__ import annotations
@@ -121,6 +124,74 @@ def search_part(sizes: list[int], hnsw_max: int, queries: int, base_from: Path |
     return rows
 
 
+def streamed(base: np.ndarray, n: int, seed: int, chunk: int = 100_000) -> Iterator[np.ndarray]:
+    """``n`` synthetic vectors in chunks, the same on every pass (a seed per chunk): never all in one array."""
+    for k, start in enumerate(range(0, n, chunk)):
+        yield synthetic(base, min(chunk, n - start), np.random.default_rng([seed, k]))
+
+
+def rss_gb() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    return kb / 2**20
+
+
+def large_part(n: int, queries: int, base_from: Path | None, nlist: int, nprobes: list[int]) -> dict[str, object]:
+    """Where one machine ends: exact search over ``n`` vectors (askbot's flat index, built chunk by chunk), then
+    an IVF-SQ8 index (1 byte a dimension) over the same vectors, its latency and recall@10 against exact."""
+    rng = np.random.default_rng(1)
+    base = base_vectors(base_from, rng)
+    qs = synthetic(base, queries, rng)
+    row: dict[str, object] = {"n": n, "queries": queries}
+    flat = dense.empty(DIM)
+    started = time.perf_counter()
+    done = 0
+    for chunk in streamed(base, n, seed=7):
+        dense.add(flat, chunk, np.arange(done, done + len(chunk)))
+        done += len(chunk)
+    row["flat_build_s"] = time.perf_counter() - started
+    row["flat_rss_gb"] = rss_gb()
+    exact, flat_ms = [], []
+    for q in qs:
+        started = time.perf_counter()
+        _, top = dense.search(flat, q, 10)
+        flat_ms.append((time.perf_counter() - started) * 1e3)
+        exact.append(set(top.tolist()))
+    row["flat_p50_ms"], row["flat_p95_ms"] = percentiles(flat_ms)
+    print(json.dumps(row), flush=True)
+    del flat
+
+    ivf = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    chunks = streamed(base, n, seed=7)
+    sample = np.concatenate([next(chunks) for _ in range(max(1, min(n // 100_000, 40 * nlist // 100_000)))])
+    started = time.perf_counter()
+    ivf.train(sample)  # 40 points a list, the least FAISS's k-means takes without a warning
+    row["ivf_train_s"] = time.perf_counter() - started
+    del sample, chunks
+    started = time.perf_counter()
+    done = 0
+    for chunk in streamed(base, n, seed=7):
+        ivf.add_with_ids(chunk, np.arange(done, done + len(chunk), dtype=np.int64))
+        done += len(chunk)
+    row["ivf_add_s"] = time.perf_counter() - started
+    row["ivf_bytes"] = n * (DIM + 8)  # SQ8 codes and the inverted lists' ids
+    row["ivf_rss_gb"] = rss_gb()
+    faiss.omp_set_num_threads(1)  # as askbot searches: one thread per query
+    for nprobe in nprobes:
+        ivf.nprobe = nprobe
+        ms, recalls = [], []
+        for q, truth in zip(qs, exact, strict=True):
+            started = time.perf_counter()
+            _, top = ivf.search(q.reshape(1, -1), 10)
+            ms.append((time.perf_counter() - started) * 1e3)
+            recalls.append(len(truth & set(top[0].tolist())) / 10)
+        p50, p95 = percentiles(ms)
+        row[f"ivf_nprobe{nprobe}"] = {"p50_ms": p50, "p95_ms": p95, "recall@10": float(np.mean(recalls))}
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def news_passages(count: int, chars: int = 800) -> Iterator[str]:
     """Real text: ANT articles cut at sentence-ish boundaries into passages of about ``chars`` characters.
 
@@ -206,6 +277,10 @@ def main() -> int:
     parser.add_argument("--vectors-from", type=Path, default=Path("/tmp/evalidx"))
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-bm25", action="store_true")
+    parser.add_argument("--large", type=int, default=0, help="also the streamed part at this many vectors (10000000)")
+    parser.add_argument("--large-queries", type=int, default=20)
+    parser.add_argument("--nlist", type=int, default=4096)
+    parser.add_argument("--nprobes", default="16,64")
     args = parser.parse_args()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; HNSW from {dense.HNSW_MIN_VECTORS:,}")
@@ -214,6 +289,9 @@ def main() -> int:
         search_part([int(s) for s in args.sizes.split(",")], args.hnsw_max, args.queries, base)
     if not args.skip_bm25:
         bm25_part([int(s) for s in args.bm25_sizes.split(",")], args.queries)
+    if args.large:
+        nprobes = [int(p) for p in args.nprobes.split(",")]
+        large_part(args.large, args.large_queries, base, args.nlist, nprobes)
     return 0
 
 
