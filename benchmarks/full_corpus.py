@@ -98,7 +98,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     def progress(done: int, total: int) -> None:
         if time.monotonic() - last[0] > 30:
             last[0] = time.monotonic()
-            print(f"  {done}/{total} passages", file=sys.stderr, flush=True)
+            print(f"  {done}/{total} articles", file=sys.stderr, flush=True)
 
     started, cpu = time.perf_counter(), time.process_time()
     report = kb.add([corpus], progress=progress)

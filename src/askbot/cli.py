@@ -61,7 +61,7 @@ def _kb(args: argparse.Namespace) -> KnowledgeBase:
 
 
 def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
-    update, close = progress_bar("embedding")
+    update, close = progress_bar("embedding", unit="article")
     try:
         report = kb.add(paths, rebuild=rebuild, mapping=mapping, progress=update)
     finally:
