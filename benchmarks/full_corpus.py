@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/full_corpus.py build   --index /tmp/fullidx [--vectors standin|real] [--hold-out 100]
     python benchmarks/full_corpus.py measure --index /tmp/fullidx [--questions 200] [--cold 5]
+    python benchmarks/full_corpus.py recall  --index /tmp/fullidx [--questions 200]
 
 ``build`` indexes every article of /work/shared/data/news/ant-v2.1.jsonl.gz but the last ``--hold-out`` (after a
 seeded shuffle) with ``kb.add``: real reading, chunking (real token counts), SQLite, BM25, FAISS (HNSW at this
@@ -194,9 +195,45 @@ def measure(args: argparse.Namespace) -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def recall(args: argparse.Namespace) -> None:
+    """HNSW against exact search on the index's real vectors: recall@10 for real questions, encoded as askbot does."""
+    import faiss
+
+    import askbot
+
+    generation = current_generation(args.index)
+    if generation is None:
+        raise SystemExit(f"{args.index} holds no index")
+    graph = dense.load(generation / "dense.faiss", 384)
+    ids, vectors = dense.vectors_of(graph)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    queries = askbot.open(args.index).encoder.encode_queries(questions(args.questions))
+    hits, ms = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, top = dense.search(graph, q, 10)
+        ms.append((time.perf_counter() - started) * 1e3)
+        _, truth = exact.search(q.reshape(1, -1), 10)
+        hits.append(len(set(top.tolist()) & set(ids[truth[0]].tolist())) / 10)
+    print(
+        json.dumps(
+            {
+                "vectors": len(ids),
+                "hnsw": dense.is_hnsw(graph),
+                "questions": len(queries),
+                "recall@10": float(np.mean(hits)),
+                "min_recall@10": float(np.min(hits)),
+                "search_p50_ms": float(np.percentile(ms, 50)),
+                "search_p95_ms": float(np.percentile(ms, 95)),
+            }
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("build", "measure", "serve"))
+    parser.add_argument("command", choices=("build", "measure", "serve", "recall"))
     parser.add_argument("--index", type=Path, default=Path("/tmp/fullidx"))
     parser.add_argument("--vectors", choices=("standin", "real"), default="standin")
     parser.add_argument("--vectors-from", type=Path, default=Path("/tmp/evalidx"))
@@ -204,7 +241,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--cold", type=int, default=5)
     args = parser.parse_args()
-    {"build": build, "measure": measure, "serve": serve}[args.command](args)
+    {"build": build, "measure": measure, "serve": serve, "recall": recall}[args.command](args)
     return 0
 
 
