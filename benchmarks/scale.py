@@ -76,7 +76,29 @@ def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def search_part(sizes: list[int], hnsw_max: int, queries: int, base_from: Path | None) -> list[dict[str, float]]:
+def ef_sweep(graph: faiss.Index, qs: np.ndarray, exact: list[np.ndarray], efs: list[int]) -> dict[str, object]:
+    """HNSW latency and recall@10 at each beam width (askbot's ``dense.search``, its efSearch patched)."""
+    out: dict[str, object] = {}
+    default = dense.HNSW_EF_SEARCH
+    try:
+        for ef in efs:
+            dense.HNSW_EF_SEARCH = ef
+            ms, recalls = [], []
+            for q, truth in zip(qs, exact, strict=True):
+                started = time.perf_counter()
+                _, top = dense.search(graph, q, 10)
+                ms.append((time.perf_counter() - started) * 1e3)
+                recalls.append(len(set(top.tolist()) & set(truth.tolist())) / max(1, len(truth)))
+            p50, p95 = percentiles(ms)
+            out[f"ef{ef}"] = {"p50_ms": p50, "p95_ms": p95, "recall@10": float(np.mean(recalls))}
+    finally:
+        dense.HNSW_EF_SEARCH = default
+    return out
+
+
+def search_part(
+    sizes: list[int], hnsw_max: int, queries: int, base_from: Path | None, efs: list[int] | None = None
+) -> list[dict[str, float]]:
     rng = np.random.default_rng(0)
     base = base_vectors(base_from, rng)
     rows: list[dict[str, float]] = []
@@ -112,6 +134,8 @@ def search_part(sizes: list[int], hnsw_max: int, queries: int, base_from: Path |
                 }
                 path.unlink()
                 row["hnsw_p50_ms"], row["hnsw_p95_ms"] = percentiles(hnsw_ms)
+                if efs:
+                    row |= ef_sweep(graph, qs, exact, efs)  # type: ignore[arg-type]
                 more = synthetic(base, NEW_ARTICLES_PASSAGES, rng)
                 add_s, _ = timed(partial(dense.add, graph, more, np.arange(n, n + len(more))))
                 row["hnsw_add_340_s"] = add_s
@@ -163,7 +187,7 @@ def large_part(n: int, queries: int, base_from: Path | None, nlist: int, nprobes
 
     ivf = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
     chunks = streamed(base, n, seed=7)
-    sample = np.concatenate([next(chunks) for _ in range(max(1, min(n // 100_000, 40 * nlist // 100_000)))])
+    sample = np.concatenate([next(chunks) for _ in range(max(1, min(n // 100_000, -(-40 * nlist // 100_000))))])
     started = time.perf_counter()
     ivf.train(sample)  # 40 points a list, the least FAISS's k-means takes without a warning
     row["ivf_train_s"] = time.perf_counter() - started
@@ -277,6 +301,7 @@ def main() -> int:
     parser.add_argument("--vectors-from", type=Path, default=Path("/tmp/evalidx"))
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-bm25", action="store_true")
+    parser.add_argument("--ef-search", default="", help="also HNSW latency and recall at these efSearch, e.g. 128,256")
     parser.add_argument("--large", type=int, default=0, help="also the streamed part at this many vectors (10000000)")
     parser.add_argument("--large-queries", type=int, default=20)
     parser.add_argument("--nlist", type=int, default=4096)
@@ -286,7 +311,8 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; HNSW from {dense.HNSW_MIN_VECTORS:,}")
     base = args.vectors_from if args.vectors_from.exists() else None
     if not args.skip_search:
-        search_part([int(s) for s in args.sizes.split(",")], args.hnsw_max, args.queries, base)
+        efs = [int(e) for e in args.ef_search.split(",") if e]
+        search_part([int(s) for s in args.sizes.split(",")], args.hnsw_max, args.queries, base, efs)
     if not args.skip_bm25:
         bm25_part([int(s) for s in args.bm25_sizes.split(",")], args.queries)
     if args.large:
