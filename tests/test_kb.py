@@ -156,3 +156,11 @@ def test_relex_retokenizes_without_reembedding(index_copy):
     assert kb.info()["normalizer"] == lexical.TEXT_VERSION
     assert first(kb.ask(SEED_QUESTION)).citation.article_id == SEED_ID
     assert kb.check() == []
+
+
+def test_adding_what_is_already_indexed_writes_nothing(index_copy, corpus_dir):
+    before = current_generation(index_copy)
+    report = askbot.open(index_copy).add([corpus_dir])
+    assert report.unchanged and not (report.added or report.updated or report.problems)
+    assert current_generation(index_copy) == before  # no new generation for nothing
+    assert askbot.open(index_copy).check() == []
