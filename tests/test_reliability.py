@@ -546,3 +546,21 @@ def test_a_crafted_object_array_is_refused_not_executed(index_copy: Path, tmp_pa
     proc = askbot_cli("ask", SEED_QUESTION, index=index_copy)
     assert proc.returncode == 3 and "askbot index --rebuild" in proc.stderr
     assert not marker.exists()
+
+
+def test_a_schema_that_no_longer_decodes_is_reported_corrupt(built_index: Path, tmp_path: Path) -> None:
+    """A byte of the SQLite schema text turned into invalid UTF-8: sqlite3 raises UnicodeDecodeError, not an error
+    of its own (found by the property test above)."""
+    copy = copy_index(built_index, tmp_path / "vectors")
+    meta = current_generation(copy) / "meta.sqlite"
+    raw = bytearray(meta.read_bytes())
+    at = raw.index(b"CREATE TABLE articles") + len(b"CREATE ")
+    raw[at] = 0x80
+    meta.write_bytes(bytes(raw))
+    with pytest.raises(IndexCorrupt):
+        IndexReader(current_generation(copy))
+    news = tmp_path / "news.txt"
+    news.write_text("افتتحت مكتبة عامة جديدة في بغداد يوم الأحد.", encoding="utf-8")
+    for paths in ([news], []):  # something to add, and nothing
+        with pytest.raises(IndexCorrupt):
+            askbot.open(copy).add(paths)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from askbot.answer import build_excerpts, compose
 from askbot.chunking import chunk_article
 from askbot.config import DEFAULT_MODEL, Settings
 from askbot.retrieval import Filters, search
-from askbot.store import IndexMismatch, current_generation, lexical, metadata
+from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical, metadata
 from askbot.store.index import META, IndexReader, IndexWriter
 from askbot.store.manifest import Manifest
 from askbot.types import Answer, Article, IngestProblem, Passage
@@ -209,6 +210,8 @@ class KnowledgeBase:
         con = metadata.connect(generation / META, readonly=True)
         try:
             hashes = metadata.article_hashes(con)
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
         finally:
             con.close()
         if any(hashes.get(a.id) != a.content_hash for a in articles.values()):

@@ -54,7 +54,7 @@ class IndexReader:
         self.db = metadata.connect(generation / META, readonly=True)
         try:
             self.db.execute("SELECT 1 FROM articles LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: a garbled schema text fails to decode
             raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
         self.dense = dense.load(generation / DENSE, self.manifest.dim)
         self.lexical = LexicalIndex.load(generation / LEXICAL)

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from askbot.store.manifest import IndexCorrupt
 from askbot.types import Article, Passage
 
 SCHEMA = """
@@ -41,9 +42,13 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     else:
         con = sqlite3.connect(path)
-        con.execute("PRAGMA journal_mode=DELETE")
-        con.execute("PRAGMA foreign_keys=ON")
-        con.executescript(SCHEMA)
+        try:
+            con.execute("PRAGMA journal_mode=DELETE")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.executescript(SCHEMA)
+        except ValueError as exc:  # schema text that no longer decodes: sqlite3 raises UnicodeDecodeError
+            con.close()
+            raise IndexCorrupt(f"{path} is damaged ({exc})") from exc
     return con
 
 
