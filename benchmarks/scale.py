@@ -76,21 +76,26 @@ def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def hnsw_probe(graph: faiss.Index, qs: np.ndarray, exact: list[np.ndarray]) -> dict[str, float]:
+    """p50/p95 latency and mean recall@10 of askbot's ``dense.search`` on ``graph`` against the exact top 10."""
+    ms, recalls = [], []
+    for q, truth in zip(qs, exact, strict=True):
+        started = time.perf_counter()
+        _, top = dense.search(graph, q, 10)
+        ms.append((time.perf_counter() - started) * 1e3)
+        recalls.append(len(set(top.tolist()) & set(truth.tolist())) / max(1, len(truth)))
+    p50, p95 = percentiles(ms)
+    return {"p50_ms": p50, "p95_ms": p95, "recall@10": float(np.mean(recalls))}
+
+
 def ef_sweep(graph: faiss.Index, qs: np.ndarray, exact: list[np.ndarray], efs: list[int]) -> dict[str, object]:
-    """HNSW latency and recall@10 at each beam width (askbot's ``dense.search``, its efSearch patched)."""
+    """:func:`hnsw_probe` at each beam width (askbot's efSearch patched)."""
     out: dict[str, object] = {}
     default = dense.HNSW_EF_SEARCH
     try:
         for ef in efs:
             dense.HNSW_EF_SEARCH = ef
-            ms, recalls = [], []
-            for q, truth in zip(qs, exact, strict=True):
-                started = time.perf_counter()
-                _, top = dense.search(graph, q, 10)
-                ms.append((time.perf_counter() - started) * 1e3)
-                recalls.append(len(set(top.tolist()) & set(truth.tolist())) / max(1, len(truth)))
-            p50, p95 = percentiles(ms)
-            out[f"ef{ef}"] = {"p50_ms": p50, "p95_ms": p95, "recall@10": float(np.mean(recalls))}
+            out[f"ef{ef}"] = hnsw_probe(graph, qs, exact)
     finally:
         dense.HNSW_EF_SEARCH = default
     return out
@@ -120,20 +125,17 @@ def search_part(
             row["flat_p50_ms"], row["flat_p95_ms"] = percentiles(flat_ms)
             if n <= hnsw_max:
                 build_hnsw, graph = timed(lambda flat=flat: dense.rebuilt(flat, hnsw=True))
-                hnsw_ms, recalls = [], []
-                for q, truth in zip(qs, exact, strict=True):
-                    seconds, (_, top) = timed(lambda q=q, graph=graph: dense.search(graph, q, 10))
-                    hnsw_ms.append(seconds * 1e3)
-                    recalls.append(len(set(top.tolist()) & set(truth.tolist())) / max(1, len(truth)))
+                probe = hnsw_probe(graph, qs, exact)
                 path = work / "hnsw.faiss"
                 faiss.write_index(graph, str(path))
                 row |= {
                     "hnsw_build_s": build_hnsw,
                     "hnsw_bytes": path.stat().st_size,
-                    "recall@10": float(np.mean(recalls)),
+                    "recall@10": probe["recall@10"],
+                    "hnsw_p50_ms": probe["p50_ms"],
+                    "hnsw_p95_ms": probe["p95_ms"],
                 }
                 path.unlink()
-                row["hnsw_p50_ms"], row["hnsw_p95_ms"] = percentiles(hnsw_ms)
                 if efs:
                     row |= ef_sweep(graph, qs, exact, efs)  # type: ignore[arg-type]
                 more = synthetic(base, NEW_ARTICLES_PASSAGES, rng)
