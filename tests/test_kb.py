@@ -164,3 +164,16 @@ def test_adding_what_is_already_indexed_writes_nothing(index_copy, corpus_dir):
     assert report.unchanged and not (report.added or report.updated or report.problems)
     assert current_generation(index_copy) == before  # no new generation for nothing
     assert askbot.open(index_copy).check() == []
+
+
+def test_add_takes_article_objects_beside_paths(index_copy, corpus_dir):
+    from askbot.types import Article
+
+    kb = askbot.open(index_copy)
+    fresh = Article(id="obj-1", title="متحف جديد", text="افتتح متحف الفنون الإسلامية الجديد في الدوحة أمس أبوابه للزوار.")
+    too_long = Article(id="obj-2", title="", text="كلمة " * 50_000)
+    report = kb.add([fresh, corpus_dir, too_long])
+    assert report.added == ["obj-1"]
+    assert len(report.unchanged) == 25
+    assert [p.origin for p in report.problems] == [""] and "characters" in report.problems[0].reason
+    assert kb.ask("متى افتتح متحف الفنون الإسلامية في الدوحة؟", k=1).excerpts[0].citation.article_id == "obj-1"

@@ -76,6 +76,27 @@ def clean_question(question: str, limit: int) -> tuple[str, str]:
     return text, ""
 
 
+def _read_items(items: Iterable[str | Path | Article], mapping: dict[str, str] | None) -> Iterator[Article | IngestProblem]:
+    """Articles as given, and what the readers make of paths, in order."""
+    paths: list[str | Path] = []
+    for item in items:
+        if isinstance(item, Article):
+            if paths:
+                yield from _read_paths(paths, mapping)
+                paths = []
+            yield item
+        else:
+            paths.append(item)
+    if paths:
+        yield from _read_paths(paths, mapping)
+
+
+def _read_paths(paths: list[str | Path], mapping: dict[str, str] | None) -> Iterator[Article | IngestProblem]:
+    from askbot.ingest import read_paths  # readers (trafilatura, ...) load only when files are read
+
+    yield from read_paths(paths, mapping=mapping)
+
+
 class KnowledgeBase:
     """Articles indexed in ``settings.index``, answering questions with cited excerpts.
 
@@ -155,19 +176,18 @@ class KnowledgeBase:
     # ---- writing ------------------------------------------------------------------------------
     def add(
         self,
-        paths: Iterable[str | Path],
+        items: Iterable[str | Path | Article],
         *,
         rebuild: bool = False,
         mapping: dict[str, str] | None = None,
         progress: Progress | None = None,
     ) -> IndexReport:
-        """Index new or changed articles from files, folders or "-" (stdin); unchanged ones are skipped."""
-        from askbot.ingest import read_paths  # readers (trafilatura, ...) load only when indexing
-
+        """Index new or changed articles: ``Article`` objects, files, folders or "-" (stdin); unchanged ones are
+        skipped. Articles given as objects are validated like read ones (size, Unicode, duplicate ids)."""
         started = time.perf_counter()
         report = IndexReport()
         articles: dict[str, Article] = {}
-        for item in read_paths(paths, mapping=mapping):
+        for item in _read_items(items, mapping):
             if isinstance(item, IngestProblem):
                 report.problems.append(item)
             elif len(item.text) > MAX_ARTICLE_CHARS:
