@@ -73,7 +73,8 @@ def kb(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Knowledge
 def stored(kb: KnowledgeBase) -> dict[str, str]:
     """Article id -> text of everything indexed."""
     assert kb.reader is not None
-    return dict(kb.reader.db.execute("SELECT id, text FROM articles"))
+    articles = kb.reader.articles(list(kb.reader.content_hashes()))
+    return {aid: a.text for aid, a in articles.items()}
 
 
 def add_with_a_good_article(kb: KnowledgeBase, files: dict[str, bytes]) -> tuple[askbot.IndexReport, Path]:

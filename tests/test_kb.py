@@ -31,10 +31,8 @@ def test_seed_question_quotes_the_sentence_about_al_araji(kb):
 
 
 def test_excerpts_quote_the_article_exactly(kb):
-    from askbot.store import metadata
-
     for e in kb.ask(SEED_QUESTION, k=5).excerpts:
-        article = metadata.get_article(kb.reader.db, e.citation.article_id)
+        article = kb.reader.articles([e.citation.article_id])[e.citation.article_id]
         assert article.text[e.citation.start : e.citation.end] == e.text
         assert article.text[e.sentence_start : e.sentence_end] == e.sentence
         assert e.sentence in e.text
@@ -170,7 +168,9 @@ def test_add_takes_article_objects_beside_paths(index_copy, corpus_dir):
     from askbot.types import Article
 
     kb = askbot.open(index_copy)
-    fresh = Article(id="obj-1", title="متحف جديد", text="افتتح متحف الفنون الإسلامية الجديد في الدوحة أمس أبوابه للزوار.")
+    fresh = Article(
+        id="obj-1", title="متحف جديد", text="افتتح متحف الفنون الإسلامية الجديد في الدوحة أمس أبوابه للزوار."
+    )
     too_long = Article(id="obj-2", title="", text="كلمة " * 50_000)
     report = kb.add([fresh, corpus_dir, too_long])
     assert report.added == ["obj-1"]

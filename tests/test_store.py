@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from askbot.arabic import lexical_terms
 from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch, Manifest, current_generation
 from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.lock import WriterLock
@@ -123,7 +124,7 @@ def test_lexical_search_finds_spelling_variants(tmp_path):
         w.put(*article(2, "ارتفعت أسعار النفط اليوم. وتراجع الذهب قليلا."))
         w.commit()
     reader = IndexReader.open(tmp_path)
-    scores, pids = reader.lexical.search("من وَقَّعَ المحضر الامني؟", 5)
+    scores, pids = reader.lexical_search(lexical_terms("من وَقَّعَ المحضر الامني؟"), 5)
     assert list(pids[:1]) == [0]
-    scores, pids = reader.lexical.search("اسعار النفط", 5, allowed=[0, 1])
+    scores, pids = reader.lexical_search(lexical_terms("اسعار النفط"), 5, allowed=np.asarray([0, 1]))
     assert len(pids) == 0

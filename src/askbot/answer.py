@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from askbot.arabic import content_words as tokenize
 from askbot.arabic import script_of, sentence_spans, tokens
-from askbot.store import metadata
-from askbot.store.index import IndexReader
-from askbot.store.lexical import words as tokenize
-from askbot.types import Answer, Article, Citation, Excerpt, Hit
+from askbot.types import Answer, Article, Citation, Excerpt, Retrieved
 
 # An answer is given when the best sentence holds this share of the question's (idf-weighted) terms ...
 COVERAGE_FLOOR = 0.5
@@ -72,33 +70,20 @@ def best_sentence(
     return start, end, coverage[best]
 
 
-def build_excerpts(reader: IndexReader, hits: Sequence[Hit], question: str) -> list[tuple[Excerpt, float]]:
-    """Each hit as an Excerpt, with the coverage of its marked sentence."""
-    rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
-    q_tokens = tokenize(question)
-    weights = reader.lexical.idf(q_tokens)
-    articles: dict[str, Article | None] = {}
+def build_excerpts(retrieved: Sequence[Retrieved], idf: Mapping[str, float]) -> list[tuple[Excerpt, float]]:
+    """Each retrieved passage as an Excerpt, with the coverage of its marked sentence (``idf``: question terms)."""
     out = []
-    for hit in hits:
-        row = rows.get(hit.passage_id)
-        if row is None:
-            continue
-        article_id, _ordinal, start, end = row
-        if article_id not in articles:
-            articles[article_id] = metadata.get_article(reader.db, article_id)
-        article = articles[article_id]
-        if article is None:
-            continue
-        text = article.text[start:end]
-        s_start, s_end, coverage = best_sentence(text, weights)
+    for r in retrieved:
+        start, end, text = r.passage.start, r.passage.end, r.passage.text
+        s_start, s_end, coverage = best_sentence(text, dict(idf))
         excerpt = Excerpt(
             text=text,
             sentence=text[s_start:s_end],
             sentence_start=start + s_start,
             sentence_end=start + s_end,
-            score=round(hit.score, 6),
-            citation=citation(article, start, end),
-            passage_id=hit.passage_id,
+            score=round(r.hit.score, 6),
+            citation=citation(r.article, start, end),
+            passage_id=r.hit.passage_id,
         )
         out.append((excerpt, coverage))
     return out
@@ -128,15 +113,18 @@ def collapse_duplicates(scored: Sequence[tuple[Excerpt, float]]) -> list[tuple[E
 
 def compose(
     question: str,
-    hits: Sequence[Hit],
-    reader: IndexReader,
+    retrieved: Sequence[Retrieved],
+    idf: Mapping[str, float],
     k: int,
     offset: int = 0,
     scorer: SentenceScorer | None = None,
 ) -> Answer:
-    """Decide between an answer and an honest 'not found'; page ``offset:offset+k`` of the collapsed excerpts."""
-    scored = collapse_duplicates(build_excerpts(reader, hits, question))
-    best_dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
+    """Decide between an answer and an honest 'not found'; page ``offset:offset+k`` of the collapsed excerpts.
+
+    ``idf`` weighs the question's content words (the store's BM25 idf); ``scorer`` rates sentences by the encoder.
+    """
+    scored = collapse_duplicates(build_excerpts(retrieved, idf))
+    best_dense = max((r.hit.dense for r in retrieved if r.hit.dense is not None), default=0.0)
     best_coverage = max((c for _, c in scored[:k]), default=0.0)
     if not scored or not is_relevant(question, best_dense, best_coverage):
         titles = tuple(dict.fromkeys(e.citation.title for e, _ in scored if e.citation.title))[:3]
@@ -148,13 +136,12 @@ def compose(
     if scorer is not None and cross_lingual and lead and min(c for _, c in lead) < WEAK_COVERAGE:
         # the words cannot pick the sentence across languages: let the encoder pick it, for the first excerpts
         # only (each sentence costs an encoder call, ~30 ms: too slow for every Arabic question)
-        excerpts = tuple(_with_sentence(e, reader, question, scorer) for e, _ in lead) + excerpts[len(lead) :]
+        excerpts = tuple(_with_sentence(e, idf, scorer) for e, _ in lead) + excerpts[len(lead) :]
     return Answer(question, True, excerpts)
 
 
-def _with_sentence(excerpt: Excerpt, reader: IndexReader, question: str, scorer: SentenceScorer) -> Excerpt:
-    weights = reader.lexical.idf(tokenize(question))
-    s_start, s_end, _ = best_sentence(excerpt.text, weights, scorer)
+def _with_sentence(excerpt: Excerpt, idf: Mapping[str, float], scorer: SentenceScorer) -> Excerpt:
+    s_start, s_end, _ = best_sentence(excerpt.text, dict(idf), scorer)
     base = excerpt.citation.start
     return replace(
         excerpt, sentence=excerpt.text[s_start:s_end], sentence_start=base + s_start, sentence_end=base + s_end

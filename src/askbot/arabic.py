@@ -207,6 +207,21 @@ _ARABIC_ONLY = re.compile(r"[ةىيكؤئإأ]")
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 
 
+def content_words(text: str) -> list[str]:
+    """Normalized, stemmed content words: what sentence marking and coverage weigh."""
+    return tokens(text, stem=True, drop_stopwords=True)
+
+
+def lexical_terms(text: str) -> list[str]:
+    """The lexical (BM25) view of a text: its content words, then each adjacent pair of them.
+
+    Pairs ("قاسم_اعرجي") reward passages where the question's words stand together, as in names; on the
+    XQuAD-ar dev yardstick they lifted hybrid R@1 from 0.898 to 0.904 (benchmarks/tune_fusion.py).
+    """
+    single = content_words(text)
+    return single + [f"{a}_{b}" for a, b in zip(single, single[1:], strict=False)]
+
+
 def script_of(text: str) -> str:
     """The main script of ``text``: "ar", "fa" (Persian letters outnumber Arabic-only ones), "latin" or "other"."""
     text = text[:5000]

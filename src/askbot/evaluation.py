@@ -11,15 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from askbot import arabic
-from askbot.answer import compose
-from askbot.kb import EMPTY_INDEX, clean_question
-from askbot.retrieval import search
-from askbot.store import metadata
-from askbot.store.index import IndexReader
-from askbot.types import Answer, Article
+from askbot import arabic, asking
+from askbot.asking import EMPTY_INDEX
+from askbot.types import Article
 
 if TYPE_CHECKING:
     from askbot.kb import KnowledgeBase
@@ -30,8 +24,6 @@ GOLD_PREFIX = "xq-"
 GOLD_SOURCE = "xquad"
 METHOD_ORDER = ("bm25", "dense", "hybrid")
 ANSWER_EXCERPTS = 5  # answer@5: the gold answer inside one of the first 5 excerpts
-ANSWER_HITS = 2 * ANSWER_EXCERPTS  # as kb.ask: spare hits, since duplicates of one story fold into one excerpt
-ENCODE_BATCH = 64  # questions encoded at once (and the progress step)
 
 Rank = int | None  # 1-based position of the first gold passage; None when not retrieved
 
@@ -168,7 +160,6 @@ class Evaluator:
             raise ValueError("ks must be positive cut-offs, e.g. (1, 5, 10)")
         self.questions = list(questions)
         self.ks = tuple(sorted(set(ks)))
-        self.depth = max(self.ks[-1], ANSWER_HITS)
 
     def outcomes(
         self,
@@ -176,49 +167,44 @@ class Evaluator:
         methods: Sequence[str] = METHOD_ORDER,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Outcome]:
-        """One Outcome per question and method; the questions are encoded once, in batches."""
+        """One Outcome per question and method, asked through the pipeline ``kb.ask`` uses (``asking``)."""
         reader = kb.reader
-        if reader is None or reader.manifest.passages == 0:
+        if reader is None or reader.info().passages == 0:
             raise ValueError(EMPTY_INDEX)
-        texts = [clean_question(q.question, kb.settings.max_question_chars)[0] for q in self.questions]
-        dense_needed = any(m != "bm25" for m in methods)
-        out: list[Outcome] = []
-        for start in range(0, len(self.questions), ENCODE_BATCH):
-            batch = range(start, min(start + ENCODE_BATCH, len(self.questions)))
-            vectors = kb.encoder.encode_queries([texts[i] for i in batch]) if dense_needed else None
-            for row, i in enumerate(batch):
-                question = self.questions[i]
-                for method in methods:
-                    vector = vectors[row] if vectors is not None and method != "bm25" else None
-                    out.append(self._score(kb, reader, question, texts[i], vector, method))
-            if progress:
-                progress(batch.stop, len(self.questions))
-        return out
+        encoder = kb.encoder if any(m != "bm25" for m in methods) else None
+        texts = [q.question for q in self.questions]
+        by_method = {}
+        for n, method in enumerate(methods):
+            step = None
+            if progress is not None:
+                step = lambda done, total, n=n: progress(n * total + done, len(methods) * total)  # noqa: E731
+            by_method[method] = asking.ask_many(
+                reader,
+                encoder if method != "bm25" else None,
+                texts,
+                k=ANSWER_EXCERPTS,
+                method=method,
+                max_chars=kb.settings.max_question_chars,
+                depth=self.ks[-1],
+                progress=step,
+            )
+        return [
+            self._score(question, by_method[method][i], method)
+            for i, question in enumerate(self.questions)
+            for method in methods
+        ]
 
-    def _score(
-        self,
-        kb: KnowledgeBase,
-        reader: IndexReader,
-        question: EvalQuestion,
-        text: str,
-        vector: np.ndarray | None,
-        method: str,
-    ) -> Outcome:
-        hits = search(reader, text, vector, self.depth, method=method) if arabic.tokens(text) else []
-        rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
-        retrieved = tuple(rows[h.passage_id][0] if h.passage_id in rows else "" for h in hits)
-        scorer = kb.sentence_scorer(vector)  # kb.ask's own sentence picker
-        answer: Answer = compose(text, hits[:ANSWER_HITS], reader, k=ANSWER_EXCERPTS, scorer=scorer)
-        excerpts = answer.excerpts
+    def _score(self, question: EvalQuestion, asked: asking.Asked, method: str) -> Outcome:
+        excerpts = asked.answer.excerpts
         return Outcome(
             question_id=question.id,
             method=method,
-            rank=gold_rank(retrieved, question.gold),
-            answered=answer.found,
+            rank=gold_rank(asked.articles[: self.ks[-1]], question.gold),
+            answered=asked.answer.found,
             answer_in_excerpts=any(contains_answer(e.text, question.answers) for e in excerpts),
             answer_in_sentence=bool(excerpts) and contains_answer(excerpts[0].sentence, question.answers),
-            retrieved=retrieved,
-            passage_ids=tuple(h.passage_id for h in hits),
+            retrieved=asked.articles,
+            passage_ids=tuple(h.passage_id for h in asked.hits),
         )
 
     def summarize(self, outcomes: Sequence[Outcome], passages: int = 0) -> dict[str, dict[str, float]]:
@@ -249,4 +235,4 @@ class Evaluator:
         """Metrics per method: R@k, MRR, nDCG, answer@5, answer@sentence, answered, questions, passages."""
         outcomes = self.outcomes(kb, methods, progress)
         reader = kb.reader
-        return self.summarize(outcomes, reader.manifest.passages if reader is not None else 0)
+        return self.summarize(outcomes, reader.info().passages if reader is not None else 0)

@@ -16,7 +16,6 @@ from askbot.config import Settings
 from askbot.evaluation import METHOD_ORDER, EvalQuestion, Evaluator, Outcome, article_line, load_squad, sample_lines
 from askbot.kb import KnowledgeBase
 from askbot.retrieval import METHODS
-from askbot.store import metadata
 
 
 def _line_ids(lines: Iterable[str]) -> set[str]:
@@ -34,7 +33,7 @@ def _line_ids(lines: Iterable[str]) -> set[str]:
 def _refuse_foreign(kb: KnowledgeBase, wanted: set[str]) -> None:
     """A reused index must hold nothing but this evaluation's articles, or the figures would mislead."""
     reader = kb.reader
-    foreign = sorted(set(metadata.article_hashes(reader.db)) - wanted) if reader is not None else []
+    foreign = sorted(set(reader.content_hashes()) - wanted) if reader is not None else []
     if foreign:
         raise ValueError(
             f"the index {kb.index_dir} holds {len(foreign)} article(s) that are not part of this evaluation "
@@ -96,7 +95,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             close()
         _say(f"asked {len(questions)} questions x {len(args.methods)} methods in {time.perf_counter() - started:.1f}s")
         reader = kb.reader
-        report = evaluator.summarize(outcomes, reader.manifest.passages if reader is not None else 0)
+        report = evaluator.summarize(outcomes, reader.info().passages if reader is not None else 0)
     if args.details:
         _write_details(args.details, questions, outcomes)
     print(json.dumps(report, indent=2) if args.json else format_table(report))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
@@ -15,23 +14,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from askbot import arabic
-from askbot.answer import build_excerpts, compose
+from askbot import asking
+from askbot.answer import build_excerpts
+from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
 from askbot.chunking import chunk_article
 from askbot.config import DEFAULT_MODEL, Settings
-from askbot.retrieval import Filters, search
-from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical, metadata
-from askbot.store.index import META, IndexReader, IndexWriter
+from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical
+from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.manifest import Manifest
-from askbot.types import Answer, Article, IngestProblem, Passage
+from askbot.types import Answer, Article, Excerpt, Filters, Hit, IngestProblem, Passage
+
+__all__ = ["EMPTY_INDEX", "EMPTY_QUESTION", "IndexReport", "KnowledgeBase", "clean_question", "open"]
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
 
 Progress = Callable[[int, int], None]  # (articles done, articles to do)
 
-EMPTY_QUESTION = "السؤال فارغ أو بلا كلمات. اكتب سؤالاً بكلمات. / The question has no words to search for."
-EMPTY_INDEX = "الفهرس فارغ. / The index is empty: add articles with `askbot index PATH`."
 CHECKPOINT_SECONDS = 300.0  # a long add commits this often, so an interrupted run resumes instead of starting over
 MAX_ARTICLE_CHARS = 200_000  # ~35x the longest sample article; a longer body is a book or a dump: minutes to embed
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -67,16 +66,9 @@ def _valid_unicode(article: Article) -> Article:
     return replace(article, **bad) if bad else article
 
 
-def clean_question(question: str, limit: int) -> tuple[str, str]:
-    """The question without control/format characters, cut to ``limit``; and a note when it was cut."""
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        return text[:limit], f"السؤال طويل جداً فاقتُطع إلى {limit} حرفاً. / Question cut to {limit} characters."
-    return text, ""
-
-
-def _read_items(items: Iterable[str | Path | Article], mapping: dict[str, str] | None) -> Iterator[Article | IngestProblem]:
+def _read_items(
+    items: Iterable[str | Path | Article], mapping: dict[str, str] | None
+) -> Iterator[Article | IngestProblem]:
     """Articles as given, and what the readers make of paths, in order."""
     paths: list[str | Path] = []
     for item in items:
@@ -224,16 +216,13 @@ class KnowledgeBase:
 
     def _all_unchanged(self, articles: dict[str, Article], report: IndexReport) -> bool:
         """Whether every article is already indexed as it is (then they are reported unchanged)."""
-        generation = current_generation(self.index_dir)
-        if generation is None or not articles:
+        reader = self.reader
+        if reader is None or not articles:
             return False
-        con = metadata.connect(generation / META, readonly=True)
         try:
-            hashes = metadata.article_hashes(con)
+            hashes = reader.content_hashes()
         except (sqlite3.DatabaseError, ValueError) as exc:
-            raise IndexCorrupt(f"{generation / META} is not a readable SQLite database ({exc})") from exc
-        finally:
-            con.close()
+            raise IndexCorrupt(f"{reader.info().location} holds an unreadable SQLite database ({exc})") from exc
         if any(hashes.get(a.id) != a.content_hash for a in articles.values()):
             return False
         report.unchanged.extend(articles)
@@ -348,73 +337,55 @@ class KnowledgeBase:
         method: str = "hybrid",
     ) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found)."""
-        k = k or self.settings.top_k
-        text, note = clean_question(question, self.settings.max_question_chars)
-        if not arabic.tokens(text):
-            return Answer(question, False, message=EMPTY_QUESTION)
+        return self.asked(question, k, offset=offset, filters=filters, method=method).answer
+
+    def asked(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        offset: int = 0,
+        filters: Filters | None = None,
+        method: str = "hybrid",
+    ) -> asking.Asked:
+        """:meth:`ask`, with the ranked hits the answer was composed from."""
         reader = self.reader
-        if reader is None or reader.manifest.passages == 0:
-            return Answer(question, False, message=EMPTY_INDEX)
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        vector = self.encoder.encode_queries([text])[0] if method != "bm25" else None
-        t1 = time.perf_counter()
-        # fetch spare hits: duplicates of one story fold into one excerpt before the page is cut
-        hits = search(reader, text, vector, offset + 2 * k, filters=filters, method=method)
-        t2 = time.perf_counter()
-        answer = compose(text, hits, reader, k=k, offset=offset, scorer=self.sentence_scorer(vector))
-        t3 = time.perf_counter()
-        timings.update(encode=(t1 - t0) * 1e3, search=(t2 - t1) * 1e3, answer=(t3 - t2) * 1e3)
-        if note or text != question:  # matched as cleaned, reported as asked
-            answer = Answer(
-                question,
-                answer.found,
-                answer.excerpts,
-                answer.nearest_titles,
-                " ".join(filter(None, [note, answer.message])),
-            )
-        answer.timings_ms.update(timings)
-        return answer
+        encoder = self.encoder if method != "bm25" and reader is not None else None
+        return asking.ask(
+            reader,
+            encoder,
+            question,
+            k=k or self.settings.top_k,
+            offset=offset,
+            filters=filters,
+            method=method,
+            max_chars=self.settings.max_question_chars,
+        )
 
-    def sentence_scorer(self, query_vector: np.ndarray | None):  # -> SentenceScorer | None
-        """Similarity of sentences to the question, by the encoder (used only when words don't decide)."""
-        if query_vector is None:
-            return None
-        encoder = self.encoder
-        return lambda sentences: encoder.encode_passages(sentences) @ query_vector
-
-    def passage(self, passage_id: int):  # -> Excerpt | None
+    def passage(self, passage_id: int) -> Excerpt | None:
         """The whole passage ``passage_id`` as an excerpt with its citation."""
-        from askbot.types import Hit
-
         reader = self.reader
         if reader is None:
             return None
-        found = build_excerpts(reader, [Hit(int(passage_id), 1.0)], "")
+        found = build_excerpts(asking.fetch(reader, [Hit(int(passage_id), 1.0)]), {})
         return found[0][0] if found else None
 
     def info(self) -> dict[str, object]:
         """What is indexed, with which model, when."""
         reader = self.reader
         if reader is None:
-            return {
-                "index": str(self.index_dir),
-                "articles": 0,
-                "passages": 0,
-                "model": self.model,
-                "built": None,
-            }
-        m = reader.manifest
+            return {"index": str(self.index_dir), "articles": 0, "passages": 0, "model": self.model, "built": None}
+        info = reader.info()
         return {
             "index": str(self.index_dir),
-            "articles": m.articles,
-            "passages": m.passages,
-            "model": m.model_id,
-            "dim": m.dim,
-            "normalizer": m.normalizer_version,
-            "chunking": m.chunking,
-            "built": m.built,
-            "generation": reader.generation.name,
+            "articles": info.articles,
+            "passages": info.passages,
+            "model": info.model,
+            "dim": info.dim,
+            "normalizer": info.normalizer,
+            "chunking": info.chunking,
+            "built": info.built,
+            "generation": info.generation,
         }
 
     def check(self) -> list[str]:

@@ -12,31 +12,17 @@ at 0.5 beat min-max and RRF on R@5 and MRR there; stemming beat no stemming and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from askbot.arabic import script_of
-from askbot.store import dense, metadata
-from askbot.store.index import IndexReader
-from askbot.types import Hit
+from askbot.arabic import lexical_terms, script_of
+from askbot.store.base import StoreReader
+from askbot.types import Filters, Hit
+
+__all__ = ["METHODS", "Filters", "fuse", "fuse_scores", "search"]
 
 RRF_K = 60
 LEXICAL_WEIGHT = {"ar": 0.5, "fa": 0.25}  # any other script: 0 (dense only)
 METHODS = ("dense", "bm25", "hybrid", "hybrid-rrf")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict answers to some articles. Dates are ISO 8601 prefixes (2018, 2018-03, 2018-03-05)."""
-
-    source: str | None = None
-    category: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def __bool__(self) -> bool:
-        return any((self.source, self.category, self.since, self.until))
 
 
 def fuse(
@@ -76,7 +62,7 @@ def fuse_scores(
 
 
 def search(
-    reader: IndexReader,
+    reader: StoreReader,
     question: str,
     query_vector: np.ndarray | None,
     k: int,
@@ -87,17 +73,17 @@ def search(
     """The top ``k`` passages for a question by ``method`` (dense, bm25 or hybrid)."""
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
-    allowed = metadata.filtered_pids(reader.db, **vars(filters)) if filters else None
+    allowed = reader.allowed_ids(filters)
     depth = max(depth, k)
     empty = (np.empty(0, np.float32), np.empty(0, np.int64))
     use_dense = method != "bm25" and query_vector is not None
     d_scores, d_ids = (
-        dense.search(reader.dense, query_vector, depth, allowed) if use_dense and query_vector is not None else empty
+        reader.dense_search(query_vector, depth, allowed) if use_dense and query_vector is not None else empty
     )
     if method == "dense":
         return [Hit(int(i), float(s), float(s), None) for s, i in zip(d_scores[:k], d_ids[:k], strict=True)]
-    all_lexical = reader.lexical.scores(question, allowed)
-    l_scores, l_ids = reader.lexical.top(all_lexical, depth)
+    terms = lexical_terms(question)
+    l_scores, l_ids = reader.lexical_search(terms, depth, allowed)
     if method == "bm25":
         return [Hit(int(i), float(s), None, float(s)) for s, i in zip(l_scores[:k], l_ids[:k], strict=True)]
     weight = LEXICAL_WEIGHT.get(script_of(question), 0.0)
@@ -108,7 +94,7 @@ def search(
     candidates = np.unique(np.concatenate([d_ids, l_ids]) if weight > 0 else d_ids)
     known = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=True))
     missing = np.asarray([p for p in candidates if p not in known], np.int64)
-    known.update(zip(missing.tolist(), dense.scores_of(reader.dense, query_vector, missing).tolist(), strict=True))
+    known.update(zip(missing.tolist(), reader.dense_scores(query_vector, missing).tolist(), strict=True))
     cand_dense = np.asarray([known[p] for p in candidates.tolist()], np.float32)
-    cand_lexical = reader.lexical.scores_of(all_lexical, candidates)
+    cand_lexical = reader.lexical_scores(terms, candidates, allowed)
     return fuse_scores(candidates, cand_dense, cand_lexical, weight)[:k]

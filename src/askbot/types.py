@@ -50,6 +50,35 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Restrict answers to some articles. Dates are ISO 8601 prefixes (2018, 2018-03, 2018-03-05)."""
+
+    source: str | None = None
+    category: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.source, self.category, self.since, self.until))
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds and how it was built (``kb.info()``, ``askbot info``)."""
+
+    location: str
+    backend: str = "local"
+    articles: int = 0
+    passages: int = 0
+    model: str = ""
+    dim: int = 0
+    normalizer: str = ""
+    chunking: str = ""
+    built: str = ""  # ISO 8601 time of the last commit, "" for an empty index
+    generation: str = ""
+
+
+@dataclass(frozen=True)
 class Citation:
     """Where an excerpt stands: enough to find and quote it again."""
 
@@ -72,6 +101,15 @@ class Hit:
     score: float
     dense: float | None = None
     lexical: float | None = None
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A hit with the passage and article it names, as fetched from the store for answering."""
+
+    hit: Hit
+    passage: Passage
+    article: Article
 
 
 @dataclass(frozen=True)

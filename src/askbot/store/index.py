@@ -15,7 +15,7 @@ from askbot.store import commit_generation, current_generation, dense, metadata,
 from askbot.store.lexical import LexicalIndex
 from askbot.store.lock import WriterLock
 from askbot.store.manifest import IndexCorrupt, Manifest
-from askbot.types import Article, Passage
+from askbot.types import Article, Filters, IndexInfo, Passage
 
 META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
 
@@ -59,10 +59,81 @@ class IndexReader:
         self.dense = dense.load(generation / DENSE, self.manifest.dim)
         self.lexical = LexicalIndex.load(generation / LEXICAL)
 
+        self._lexical_memo: tuple[tuple[tuple[str, ...], int], np.ndarray | None] | None = None
+
     @classmethod
     def open(cls, index_dir: Path) -> IndexReader | None:
         generation = current_generation(index_dir)
         return cls(generation) if generation else None
+
+    # ---- the store interface: what the rest of askbot may ask of an index -----------------------
+    def info(self) -> IndexInfo:
+        m = self.manifest
+        return IndexInfo(
+            location=str(self.generation.parent),
+            backend="local",
+            articles=m.articles,
+            passages=m.passages,
+            model=m.model_id,
+            dim=m.dim,
+            normalizer=m.normalizer_version,
+            chunking=m.chunking,
+            built=m.built,
+            generation=self.generation.name,
+        )
+
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        """The passages of ``ids`` that exist, with their text, keyed by passage id."""
+        rows = metadata.get_passages(self.db, list(ids))
+        texts = metadata.passage_texts(self.db, list(rows))
+        return {
+            pid: Passage(article_id, ordinal, start, end, texts[pid])
+            for pid, (article_id, ordinal, start, end) in rows.items()
+        }
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        """The articles of ``ids`` that exist, keyed by id."""
+        return {aid: a for aid in dict.fromkeys(ids) if (a := metadata.get_article(self.db, aid)) is not None}
+
+    def content_hashes(self) -> dict[str, str]:
+        """Article id -> content hash of every indexed article (what ``add`` compares to skip unchanged ones)."""
+        return metadata.article_hashes(self.db)
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """Passage ids of the articles ``filters`` lets through; None when nothing is filtered."""
+        if not filters:
+            return None
+        return np.asarray(metadata.filtered_pids(self.db, **vars(filters)), np.int64)
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (cosines, passage ids) for a query vector, among ``allowed`` when given."""
+        return dense.search(self.dense, vector, k, None if allowed is None else allowed.tolist())
+
+    def dense_scores(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Exact cosines of the query vector with the passages ``ids``."""
+        return dense.scores_of(self.dense, vector, ids)
+
+    def _lexical_all(self, terms: Sequence[str], allowed: np.ndarray | None) -> np.ndarray | None:
+        key = (tuple(terms), id(allowed) if allowed is not None else -1)
+        if self._lexical_memo is None or self._lexical_memo[0] != key:  # search then scores: one pass over BM25
+            self._lexical_memo = (key, self.lexical.scores(terms, allowed))
+        return self._lexical_memo[1]
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (BM25 scores, passage ids) with a positive score for lexical ``terms``."""
+        return self.lexical.top(self._lexical_all(terms, allowed), k)
+
+    def lexical_scores(self, terms: Sequence[str], ids: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 scores of the passages ``ids`` (0 for those without a query term)."""
+        return self.lexical.scores_of(self._lexical_all(terms, allowed), np.asarray(ids, np.int64))
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 idf of each lexical term (unseen terms get the rarest-term idf)."""
+        return self.lexical.idf(terms)
 
     def verify(self) -> list[str]:
         """Deep check: checksums, counts, every id resolvable. Returns the problems found."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from askbot.arabic import NORMALIZER_VERSION
-from askbot.arabic import tokens as arabic_tokens
+from askbot.arabic import lexical_terms as tokenize
 from askbot.store.manifest import IndexCorrupt
 
 if TYPE_CHECKING:
@@ -34,21 +34,6 @@ LEXICAL_FORMAT = 2  # 1: vocab.json; 2: vocab.sqlite
 TEXT_VERSION = f"{NORMALIZER_VERSION}+bigrams.{LEXICAL_FORMAT}"
 
 K1, B = 1.2, 0.75
-
-
-def tokenize(text: str) -> list[str]:
-    """The lexical view of a text: normalized, stemmed content words, then each adjacent pair of them.
-
-    Pairs ("قاسم_اعرجي") reward passages where the question's words stand together, as in names; on the
-    XQuAD-ar dev yardstick they lifted hybrid R@1 from 0.898 to 0.904 (benchmarks/tune_fusion.py).
-    """
-    single = words(text)
-    return single + [f"{a}_{b}" for a, b in zip(single, single[1:], strict=False)]
-
-
-def words(text: str) -> list[str]:
-    """Normalized, stemmed content words (no pairs): what sentence marking weighs."""
-    return arabic_tokens(text, stem=True, drop_stopwords=True)
 
 
 def score_matrix(tokens: np.ndarray, offsets: np.ndarray, vocab_size: int) -> tuple[np.ndarray, ...]:
@@ -253,11 +238,11 @@ class LexicalIndex:
             raise IndexCorrupt(f"the lexical index in {directory} is inconsistent (offsets vs passages)")
         return cls(vocab, tokens, offsets, pids, matrix)
 
-    def scores(self, query: str, allowed: Sequence[int] | None = None) -> np.ndarray | None:
-        """BM25 score of every passage (row order of ``pids``), or None when no query term is indexed."""
+    def scores(self, terms: Sequence[str], allowed: Sequence[int] | np.ndarray | None = None) -> np.ndarray | None:
+        """BM25 score of every passage (row order of ``pids``) for lexical ``terms``, or None when none is indexed."""
         if self.matrix is None or not len(self.pids):
             return None
-        qids = sorted({tid for t in tokenize(query) if (tid := self.vocab.get(t)) is not None})
+        qids = sorted({tid for t in terms if (tid := self.vocab.get(t)) is not None})
         if not qids:
             return None
         scores = self.matrix.scores(qids)
@@ -272,9 +257,11 @@ class LexicalIndex:
         rows = np.clip(np.searchsorted(self.pids, pids), 0, len(self.pids) - 1)
         return np.where(self.pids[rows] == pids, scores[rows], 0.0).astype(np.float32)
 
-    def search(self, query: str, k: int, allowed: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, terms: Sequence[str], k: int, allowed: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, pids) with a positive BM25 score."""
-        return self.top(self.scores(query, allowed), k)
+        return self.top(self.scores(terms, allowed), k)
 
     def top(self, scores: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
         if scores is None:

@@ -107,6 +107,22 @@ def get_passages(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, tupl
     return out
 
 
+def passage_texts(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, str]:
+    """pid -> the passage's text, cut from its article's text in SQLite."""
+    out: dict[int, str] = {}
+    for i in range(0, len(pids), 500):
+        chunk = [int(p) for p in pids[i : i + 500]]
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            con.execute(
+                'SELECT p.pid, substr(a.text, p.start + 1, p."end" - p.start) FROM passages p '
+                f"JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})",
+                chunk,
+            )
+        )
+    return out
+
+
 def filtered_pids(
     con: sqlite3.Connection,
     source: str | None = None,
