@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
+from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.store import current_generation, dense  # noqa: E402
 from askbot.store.lexical import LexicalIndex  # noqa: E402
 
@@ -261,7 +262,9 @@ def bm25_part(sizes: list[int], queries: int) -> list[dict[str, float]]:
     try:
         for n in sizes:
             lexical = LexicalIndex.empty()
-            tokenize_s, _ = timed(lambda lexical=lexical, n=n: lexical.add(range(n), texts[:n]))
+            tokenize_s, _ = timed(
+                lambda lexical=lexical, n=n: lexical.add(range(n), [lexical_terms(t) for t in texts[:n]])
+            )
             folder = work / f"n{n}"
             commit_s, _ = timed(lambda lexical=lexical, folder=folder: lexical.save(folder))
             reader = LexicalIndex.load(folder)
@@ -282,7 +285,10 @@ def bm25_part(sizes: list[int], queries: int) -> list[dict[str, float]]:
 
                 def add_more(folder: Path = folder, n: int = n) -> None:
                     grown = LexicalIndex.load(folder, mmap=False)
-                    grown.add(range(n, n + NEW_ARTICLES_PASSAGES), texts[n : n + NEW_ARTICLES_PASSAGES])
+                    grown.add(
+                        range(n, n + NEW_ARTICLES_PASSAGES),
+                        [lexical_terms(t) for t in texts[n : n + NEW_ARTICLES_PASSAGES]],
+                    )
                     grown.save(work / "grown")
 
                 row["add_340_commit_s"], _ = timed(add_more)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from askbot.arabic import lexical_terms as tokenize
 from askbot.store import dense
-from askbot.store.lexical import LexicalIndex, score_matrix, tokenize
+from askbot.store.lexical import LexicalIndex, score_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
@@ -93,7 +94,9 @@ def _flat(vectors: np.ndarray) -> object:
 def test_numpy_score_matrix_matches_bm25s(tmp_path: Path) -> None:
     texts = [json.loads(line)["text"][:600] for line in itertools.islice(SAMPLE.open(encoding="utf-8"), 60)]
     lexical = LexicalIndex.empty()
-    lexical.add(range(len(texts) + 2), [*texts, "", "... ،"])  # two passages without a single token
+    lexical.add(
+        range(len(texts) + 2), [tokenize(t) for t in [*texts, "", "... ،"]]
+    )  # two passages without a single token
     reference = lexical._build().scores
     data, indices, indptr = score_matrix(lexical.tokens, lexical.offsets, len(lexical.vocab))
     np.testing.assert_array_equal(indices, reference["indices"])

@@ -27,10 +27,15 @@ def article(n: int, text: str | None = None) -> tuple[Article, list[Passage], np
     return art, passages, vecs
 
 
+def with_terms(item: tuple[Article, list[Passage], np.ndarray]) -> tuple[object, ...]:
+    art, passages, vecs = item
+    return art, passages, vecs, [lexical_terms(p.text) for p in passages]
+
+
 def write(index_dir, *numbers, remove=()):
     with IndexWriter(index_dir, manifest()) as w:
         for n in numbers:
-            w.put(*article(n))
+            w.upsert(*with_terms(article(n)))
         w.remove(list(remove))
         return w.commit()
 
@@ -65,7 +70,7 @@ def test_abandoned_write_leaves_previous_index_whole(tmp_path):
     write(tmp_path, 1)
     before = current_generation(tmp_path)
     with pytest.raises(RuntimeError), IndexWriter(tmp_path, manifest()) as w:
-        w.put(*article(2))
+        w.upsert(*with_terms(article(2)))
         raise RuntimeError("crash before commit")
     assert current_generation(tmp_path) == before
     reader = IndexReader.open(tmp_path)
@@ -120,8 +125,8 @@ def test_manifest_mismatch_says_how_to_rebuild(tmp_path):
 
 def test_lexical_search_finds_spelling_variants(tmp_path):
     with IndexWriter(tmp_path, manifest()) as w:
-        w.put(*article(1, "وقّع المستشار المحضر الأمني. ثم عاد إلى بغداد."))
-        w.put(*article(2, "ارتفعت أسعار النفط اليوم. وتراجع الذهب قليلا."))
+        w.upsert(*with_terms(article(1, "وقّع المستشار المحضر الأمني. ثم عاد إلى بغداد.")))
+        w.upsert(*with_terms(article(2, "ارتفعت أسعار النفط اليوم. وتراجع الذهب قليلا.")))
         w.commit()
     reader = IndexReader.open(tmp_path)
     scores, pids = reader.lexical_search(lexical_terms("من وَقَّعَ المحضر الامني؟"), 5)

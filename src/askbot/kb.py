@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from askbot import asking
+from askbot import arabic, asking
 from askbot.answer import build_excerpts
 from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
 from askbot.chunking import chunk_article
@@ -294,7 +294,8 @@ class KnowledgeBase:
                         written, vectors = flight[0], flight[1].result()
                         row = 0
                         for article, passages in written:
-                            writer.put(article, passages, vectors[row : row + len(passages)])
+                            terms = [arabic.lexical_terms(p.text) for p in passages]
+                            writer.upsert(article, passages, vectors[row : row + len(passages)], terms)
                             row += len(passages)
                         done += len(written)
                         report.passages += row

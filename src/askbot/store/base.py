@@ -46,3 +46,40 @@ class StoreReader(Protocol):
     def verify(self) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+class StoreWriter(Protocol):
+    """The one writer of an index (others get IndexBusy). Use as a context manager: leaving it without
+    ``commit()`` (an error, a kill) abandons everything written since the last commit; readers never see half a
+    write. ``terms`` are each passage's lexical terms (``askbot.arabic.lexical_terms``): the Arabic rules stay in
+    askbot, a backend only stores and scores them."""
+
+    def __enter__(self) -> StoreWriter: ...
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
+
+    def status(self, article: Article) -> str:
+        """'new', 'changed' or 'unchanged' against what is indexed (by content hash)."""
+        ...
+
+    def upsert(
+        self,
+        article: Article,
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        terms: Sequence[Sequence[str]],
+    ) -> None:
+        """Insert ``article`` with its passages, their vectors and lexical terms, replacing an older version."""
+        ...
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete articles with their passages; returns the ids that were indexed."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Commit what is written so far and go on writing: an interrupted run resumes from here."""
+        ...
+
+    def commit(self) -> IndexInfo:
+        """Make everything written visible to new readers, atomically."""
+        ...

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from askbot.arabic import lexical_terms
 from askbot.store import commit_generation, current_generation, dense, metadata, new_generation, sweep_generations
 from askbot.store.lexical import LexicalIndex
 from askbot.store.lock import WriterLock
@@ -68,9 +69,12 @@ class IndexReader:
 
     # ---- the store interface: what the rest of askbot may ask of an index -----------------------
     def info(self) -> IndexInfo:
-        m = self.manifest
+        return self.describe(self.generation, self.manifest)
+
+    @staticmethod
+    def describe(generation: Path, m: Manifest) -> IndexInfo:
         return IndexInfo(
-            location=str(self.generation.parent),
+            location=str(generation.parent),
             backend="local",
             articles=m.articles,
             passages=m.passages,
@@ -79,7 +83,7 @@ class IndexReader:
             normalizer=m.normalizer_version,
             chunking=m.chunking,
             built=m.built,
-            generation=self.generation.name,
+            generation=generation.name,
         )
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
@@ -229,8 +233,14 @@ class IndexWriter:
         old = self.hashes.get(article.id)
         return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
 
-    def put(self, article: Article, passages: Sequence[Passage], vectors: np.ndarray) -> None:
-        """Insert or replace one article with its passages and their vectors."""
+    def upsert(
+        self,
+        article: Article,
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        terms: Sequence[Sequence[str]],
+    ) -> None:
+        """Insert or replace one article with its passages, their vectors and lexical terms."""
         if article.id in self.hashes:
             self.remove([article.id])
         start = self.manifest.next_passage_id
@@ -238,7 +248,7 @@ class IndexWriter:
         self.manifest.next_passage_id = start + len(passages)
         metadata.put_article(self.db, article, passages, pids.tolist())
         dense.add(self.dense, vectors, pids)
-        self.lexical.add(pids.tolist(), [p.text for p in passages])
+        self.lexical.add(pids.tolist(), terms)
         self.hashes[article.id] = article.content_hash
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
@@ -266,11 +276,11 @@ class IndexWriter:
         )
         count = 0
         while batch := rows.fetchmany(1000):
-            self.lexical.add([pid for pid, _ in batch], [text for _, text in batch])
+            self.lexical.add([pid for pid, _ in batch], [lexical_terms(text) for _, text in batch])
             count += len(batch)
         return count
 
-    def commit(self) -> Manifest:
+    def commit(self) -> IndexInfo:
         self.db.commit()
         self.manifest.articles, self.manifest.passages = metadata.counts(self.db)
         self.db.close()
@@ -286,4 +296,4 @@ class IndexWriter:
         commit_generation(self.index_dir, self.generation)
         self.committed = True
         sweep_generations(self.index_dir)
-        return self.manifest
+        return IndexReader.describe(self.generation, self.manifest)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from askbot.arabic import NORMALIZER_VERSION
-from askbot.arabic import lexical_terms as tokenize
 from askbot.store.manifest import IndexCorrupt
 
 if TYPE_CHECKING:
@@ -171,12 +170,13 @@ class LexicalIndex:
             self.vocab = self.vocab.as_dict()
         return self.vocab
 
-    def add(self, pids: Sequence[int], texts: Sequence[str]) -> None:
+    def add(self, pids: Sequence[int], term_lists: Sequence[Sequence[str]]) -> None:
+        """Add passages by their lexical terms (``askbot.arabic.lexical_terms`` of each passage's text)."""
         vocab = self._writable_vocab()
         rows = []
-        for text in texts:
+        for terms in term_lists:
             ids = []
-            for tok in tokenize(text):
+            for tok in terms:
                 tid = vocab.get(tok)
                 if tid is None:
                     tid = vocab[tok] = len(vocab)
