@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The retrieval yardstick: XQuAD-ar paragraphs among 2,000 ANT news articles, Arabic then English questions.
-# The index is kept in $INDEX, so the English run (and any rerun) embeds nothing; results go to $OUT.
+# Then the same with half the paragraphs left out (abstention). The index is kept in $INDEX, so the English run
+# (and any rerun) embeds nothing; results go to $OUT.
 # Extra arguments go to both runs (e.g. --methods bm25,dense,hybrid,hybrid-rrf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +15,9 @@ common=(--distractors "$DATA/news/ant-v2.1.jsonl.gz" --sample 2000 --seed 0 --in
     --details "$OUT/xquad-ar.details.jsonl" > "$OUT/xquad-ar.json"
 .venv/bin/askbot eval "$DATA/xquad-ar/xquad.en.json" --contexts "$DATA/xquad-ar/xquad.ar.json" "${common[@]}" \
     --details "$OUT/xquad-en.details.jsonl" > "$OUT/xquad-en.json"
+# Abstention: the odd-numbered gold paragraphs left out (a copy of $INDEX made by removal, nothing re-embedded),
+# so half the questions are unanswerable: found_unanswerable and false_answers beside the answerable half's figures.
+.venv/bin/askbot eval "$DATA/xquad-ar/xquad.ar.json" "${common[@]}" --unanswerable odd \
+    --details "$OUT/xquad-ar-odd.details.jsonl" > "$OUT/xquad-ar-odd.json"
+.venv/bin/askbot eval "$DATA/xquad-ar/xquad.en.json" --contexts "$DATA/xquad-ar/xquad.ar.json" "${common[@]}" \
+    --unanswerable odd --details "$OUT/xquad-en-odd.details.jsonl" > "$OUT/xquad-en-odd.json"

@@ -64,3 +64,22 @@ def test_any_text_maps_back_and_loses_nothing(text, budget, overlap):
         assert text[p.start : p.end] == p.text
         covered.update(range(p.start, p.end))
     assert all(i in covered for i, c in enumerate(text) if not c.isspace())
+
+
+def test_overlong_sentence_is_cut_at_clauses_into_balanced_pieces():
+    clause = "وقال المتحدث إن الوفد سيزور العاصمة الأسبوع المقبل لبحث ملفات التعاون الاقتصادي،"
+    text = " ".join([clause] * 5) + " التي تتطلب تركيزا عاليا."  # one 66-word sentence, a short tail at its end
+    passages = chunk_article(make(text), max_tokens=40, overlap=1, count_tokens=words)
+    assert all(words(p.text) <= 40 for p in passages)
+    assert all(words(p.text) >= 8 for p in passages)  # no orphan like «التي تتطلب تركيزا عاليا.»
+    assert passages[-1].text.endswith("التي تتطلب تركيزا عاليا.")
+    cuts = [text[: p.end] for p in passages[:-1]]
+    assert all(c.endswith("،") for c in cuts)  # cut after a clause mark, not mid-clause
+
+
+def test_no_passage_is_a_short_fragment_unless_the_article_is():
+    half = "وتحدث الوزير طويلا عن خطط الحكومة للعام المقبل في مؤتمر صحفي عقده في العاصمة"  # 14 words
+    text = f"{half}، {half}. {half}، {half}. وانتهى المؤتمر."  # 28 + 28 + 2 words: the tail fits no neighbour
+    passages = chunk_article(make(text), max_tokens=29, overlap=1, count_tokens=words)
+    assert all(words(p.text) >= 8 for p in passages) and passages[-1].text.endswith("وانتهى المؤتمر.")
+    assert chunk_article(make("خبر قصير."), count_tokens=words)[0].text == "خبر قصير."

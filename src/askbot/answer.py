@@ -1,34 +1,29 @@
-"""Ranked passages -> an Answer: exact excerpts, the sentence that answers marked, citations."""
+"""Ranked passages -> an Answer: exact excerpts, the answering sentence (and answer) marked, a confidence, citations.
+
+Pure: it reads only what it is given (the retrieved passages with their articles, the idf of the question's
+words, the size of the corpus, optionally an encoder's sentence scorer) and never the store.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
-import numpy as np
-
+from askbot import confidence as conf
+from askbot import sentences
 from askbot.arabic import content_words as tokenize
-from askbot.arabic import script_of, sentence_spans, tokens
+from askbot.arabic import script_of
+from askbot.asks import DATE, NUMBER, answer_spans, asked_type, holds
+from askbot.sentences import SentenceScorer
 from askbot.types import Answer, Article, Citation, Excerpt, Retrieved
 
-# An answer is given when the best sentence holds this share of the question's (idf-weighted) terms ...
-COVERAGE_FLOOR = 0.5
-# ... or when the best passage is this close to the question (cosine, e5 scale). Questions in another
-# script than the passages share no words with them and score lower across languages, hence two floors.
-# Chosen on the XQuAD-ar dev set (benchmarks/tune_fusion.py): at 0.84 an Arabic question whose paragraph
-# is indexed passes 88% of the time, one whose paragraph was removed 49%; at 0.78 an English question 73%
-# against 40%. Cosine alone separates them poorly; the word-coverage path does the rest for Arabic.
-DENSE_FLOOR = {"ar": 0.84}
-DENSE_FLOOR_CROSS_LINGUAL = 0.78
-# Below this coverage the words say little about which sentence answers: ask the encoder instead.
-WEAK_COVERAGE = 0.34
-SENTENCE_RERANK_EXCERPTS = 1  # each costs one encoder call over its sentences (~30 ms a sentence)
-# A marked sentence shorter than this many words is marked together with the next one.
-SHORT_SENTENCE_WORDS = 8
+__all__ = ["NOT_FOUND", "SentenceScorer", "best_sentence", "build_excerpts", "collapse_duplicates", "compose"]
+
 # Share of distinct words two passages of different articles must have in common to count as one story.
 DUPLICATE_OVERLAP = 0.5
-
-SentenceScorer = Callable[[list[str]], np.ndarray]  # sentences -> similarity to the question
+SPARE_HITS = 2  # passages read per excerpt shown: duplicates of one story fold into one excerpt before the page is cut
+EVIDENCE_HITS = 10  # the confidence reads this many ranked passages, whatever k is: the same decision for every k
 NOT_FOUND = "لم أجد إجابة في المقالات المفهرسة. / Not found in the indexed articles."
 
 
@@ -46,52 +41,112 @@ def citation(article: Article, start: int, end: int) -> Citation:
     )
 
 
+@dataclass(frozen=True)
+class Question:
+    """What composing an answer needs to know of the question."""
+
+    text: str
+    idf: Mapping[str, float]  # weight of each of its content words
+    asked: str  # what it asks for (askbot.asks.TYPES)
+    cross_lingual: bool  # in another script than the (Arabic) passages
+
+    @classmethod
+    def of(cls, text: str, idf: Mapping[str, float]) -> Question:
+        return cls(text, dict(idf), asked_type(text), script_of(text) != "ar")
+
+
+@dataclass(frozen=True)
+class Marked:
+    """The sentence marked in a passage (offsets into the passage), with what the decision needs of it."""
+
+    start: int
+    end: int
+    coverage: float
+    probability: float
+    holds_type: bool
+
+
+def mark(text: str, q: Question, scorer: SentenceScorer | None = None) -> Marked:
+    """The sentence of ``text`` that best answers ``q`` (by askbot.sentences' model)."""
+    described = sentences.describe(text, q.text, q.idf, q.asked, scorer)
+    best, probability = sentences.choose(described, q.cross_lingual)
+    start, end = described.spans[best]
+    holds_type = bool(described.features[best, sentences.FEATURES.index("holds_type")])
+    return Marked(start, end, float(described.coverage[best]), probability, holds_type)
+
+
 def best_sentence(
-    text: str, question_terms: dict[str, float], scorer: SentenceScorer | None = None
+    text: str, question_terms: dict[str, float], scorer: SentenceScorer | None = None, question: str = ""
 ) -> tuple[int, int, float]:
-    """(start, end, coverage) of the sentence in ``text`` that best answers.
-
-    Sentences are ranked by the share of the question's weighted terms they hold; when no sentence
-    holds enough (a question in another language, or in other words), by ``scorer`` if given.
-    Spans without a letter or digit (rules like "-----") are never chosen. A short sentence (under
-    ``SHORT_SENTENCE_WORDS``) is marked with the one after it: on the XQuAD-ar dev set such matches
-    mostly restate the question ("it is also known as X.") and the answer follows.
-    """
-    total = sum(question_terms.values()) or 1.0
-    spans = [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
-    sentence_terms = [set(tokenize(text[s:e])) for s, e in spans]
-    coverage = [sum(w for t, w in question_terms.items() if t in terms) / total for terms in sentence_terms]
-    best = int(np.argmax(coverage))
-    if scorer is not None and coverage[best] < WEAK_COVERAGE and len(spans) > 1:
-        best = int(np.argmax(scorer([text[s:e] for s, e in spans])))
-    start, end = spans[best]
-    if len(text[start:end].split()) < SHORT_SENTENCE_WORDS and best + 1 < len(spans):
-        end = spans[best + 1][1]  # a short match names the topic; what it says of it follows
-    return start, end, coverage[best]
+    """(start, end, coverage) of the sentence in ``text`` that best answers a question of these weighted terms."""
+    q = Question(question, question_terms, asked_type(question), bool(question) and script_of(question) != "ar")
+    m = mark(text, q, scorer)
+    return m.start, m.end, m.coverage
 
 
-def build_excerpts(retrieved: Sequence[Retrieved], idf: Mapping[str, float]) -> list[tuple[Excerpt, float]]:
-    """Each retrieved passage as an Excerpt, with the coverage of its marked sentence (``idf``: question terms)."""
+def _excerpt(r: Retrieved, m: Marked, q: Question) -> Excerpt:
+    start, text = r.passage.start, r.passage.text
+    answer_start = answer_end = -1
+    spans = answer_spans(text[m.start : m.end], q.text, q.asked)
+    if len(spans) == 1:  # one number or date the question asks for and does not state: that is the answer
+        answer_start, answer_end = (start + m.start + spans[0][0], start + m.start + spans[0][1])
+    return Excerpt(
+        text=text,
+        sentence=text[m.start : m.end],
+        sentence_start=start + m.start,
+        sentence_end=start + m.end,
+        score=round(r.hit.score, 6),
+        citation=citation(r.article, start, r.passage.end),
+        passage_id=r.hit.passage_id,
+        answer_start=answer_start,
+        answer_end=answer_end,
+    )
+
+
+def build_excerpts(
+    retrieved: Sequence[Retrieved], idf: Mapping[str, float], question: str = "", scorer: SentenceScorer | None = None
+) -> list[tuple[Excerpt, Marked]]:
+    """Each retrieved passage as an Excerpt with its marked sentence; ``scorer`` helps on the first one only
+    (each sentence costs an encoder call)."""
+    q = Question.of(question, idf) if question else Question("", dict(idf), "other", False)
+    if not sentences.USES_ENCODER["cross" if q.cross_lingual else "same"]:
+        scorer = None
     out = []
-    for r in retrieved:
-        start, end, text = r.passage.start, r.passage.end, r.passage.text
-        s_start, s_end, coverage = best_sentence(text, dict(idf))
-        excerpt = Excerpt(
-            text=text,
-            sentence=text[s_start:s_end],
-            sentence_start=start + s_start,
-            sentence_end=start + s_end,
-            score=round(r.hit.score, 6),
-            citation=citation(r.article, start, end),
-            passage_id=r.hit.passage_id,
-        )
-        out.append((excerpt, coverage))
+    for n, r in enumerate(retrieved):
+        m = mark(r.passage.text, q, scorer if n == 0 else None)
+        out.append((_excerpt(r, m, q), m))
     return out
 
 
-def is_relevant(question: str, best_dense: float, best_coverage: float) -> bool:
-    floor = DENSE_FLOOR.get(script_of(question), DENSE_FLOOR_CROSS_LINGUAL)
-    return best_coverage >= COVERAGE_FLOOR or best_dense >= floor
+def evidence(q: Question, retrieved: Sequence[Retrieved], first: Marked, corpus_passages: int) -> conf.Evidence:
+    """What the confidence model reads of the first excerpt."""
+    top = retrieved[0]
+    dense = [r.hit.dense if r.hit.dense is not None else 0.0 for r in retrieved]
+    lexical = [r.hit.lexical if r.hit.lexical is not None else 0.0 for r in retrieved]
+    passage_tokens = tokenize(top.passage.text)
+    passage_words = set(passage_tokens)
+    question_words = tokenize(q.text)
+    pairs = set(zip(question_words, question_words[1:], strict=False))
+    passage_pairs = set(zip(passage_tokens, passage_tokens[1:], strict=False))
+    rarest = math.log(1.0 + (corpus_passages + 0.5) / 0.5)  # the idf of a word no passage holds
+    total_idf = sum(q.idf.values())
+    sentence = top.passage.text[first.start : first.end]
+    return conf.Evidence(
+        dense=dense[0],
+        dense_next=conf.next_best(dense),
+        passage_coverage=conf.coverage(q.idf, passage_words),
+        rare_coverage=conf.coverage(q.idf, passage_words, power=2.0),
+        sentence_coverage=first.coverage,
+        unseen=sum(w for w in q.idf.values() if w >= rarest - 1e-6) / total_idf if total_idf > 0 else 0.0,
+        typed=q.asked in (NUMBER, DATE),
+        holds_type=holds(sentence, q.text).matches(q.asked),
+        sentence_probability=first.probability,
+        content_words=len(q.idf),
+        lexical=lexical[0] / total_idf if total_idf > 0 else 0.0,
+        pair_coverage=len(pairs & passage_pairs) / len(pairs) if pairs else 0.0,
+        lexical_next=conf.next_best(lexical) / total_idf if total_idf > 0 else 0.0,
+        dense_mean=sum(dense) / len(dense),
+    )
 
 
 def collapse_duplicates(scored: Sequence[tuple[Excerpt, float]]) -> list[tuple[Excerpt, float]]:
@@ -111,6 +166,10 @@ def collapse_duplicates(scored: Sequence[tuple[Excerpt, float]]) -> list[tuple[E
     return [(e, c) for e, c, _ in kept]
 
 
+def shown_hits(k: int) -> int:
+    return SPARE_HITS * k
+
+
 def compose(
     question: str,
     retrieved: Sequence[Retrieved],
@@ -118,31 +177,24 @@ def compose(
     k: int,
     offset: int = 0,
     scorer: SentenceScorer | None = None,
+    corpus_passages: int = 0,
 ) -> Answer:
     """Decide between an answer and an honest 'not found'; page ``offset:offset+k`` of the collapsed excerpts.
 
-    ``idf`` weighs the question's content words (the store's BM25 idf); ``scorer`` rates sentences by the encoder.
+    ``retrieved`` is the ranking, at least :data:`EVIDENCE_HITS` deep where the index has that many passages;
+    the excerpts come from its first ``offset + 2k``.
+    ``idf`` weighs the question's content words (the store's BM25 idf); ``scorer`` rates sentences by the encoder;
+    ``corpus_passages`` is the index's size (for telling words the corpus never saw). The decision reads the
+    first excerpt only, so it is the same for every ``k`` and page.
     """
-    scored = collapse_duplicates(build_excerpts(retrieved, idf))
-    best_dense = max((r.hit.dense for r in retrieved if r.hit.dense is not None), default=0.0)
-    best_coverage = max((c for _, c in scored[:k]), default=0.0)
-    if not scored or not is_relevant(question, best_dense, best_coverage):
+    q = Question.of(question, idf)
+    built = build_excerpts(retrieved[: offset + shown_hits(k)], idf, question, scorer)
+    if not built:
+        return Answer(question, False, (), (), NOT_FOUND, confidence=0.0)
+    score = conf.confidence(evidence(q, retrieved[:EVIDENCE_HITS], built[0][1], corpus_passages), q.cross_lingual)
+    scored = collapse_duplicates([(e, m.coverage) for e, m in built])
+    if not conf.is_found(score, q.cross_lingual):
         titles = tuple(dict.fromkeys(e.citation.title for e, _ in scored if e.citation.title))[:3]
-        return Answer(question, False, (), titles, NOT_FOUND)
-    page = scored[offset : offset + k]
-    excerpts = tuple(e for e, _ in page)
-    lead = page[:SENTENCE_RERANK_EXCERPTS]
-    cross_lingual = script_of(question) != "ar"
-    if scorer is not None and cross_lingual and lead and min(c for _, c in lead) < WEAK_COVERAGE:
-        # the words cannot pick the sentence across languages: let the encoder pick it, for the first excerpts
-        # only (each sentence costs an encoder call, ~30 ms: too slow for every Arabic question)
-        excerpts = tuple(_with_sentence(e, idf, scorer) for e, _ in lead) + excerpts[len(lead) :]
-    return Answer(question, True, excerpts)
-
-
-def _with_sentence(excerpt: Excerpt, idf: Mapping[str, float], scorer: SentenceScorer) -> Excerpt:
-    s_start, s_end, _ = best_sentence(excerpt.text, dict(idf), scorer)
-    base = excerpt.citation.start
-    return replace(
-        excerpt, sentence=excerpt.text[s_start:s_end], sentence_start=base + s_start, sentence_end=base + s_end
-    )
+        return Answer(question, False, (), titles, NOT_FOUND, confidence=round(score, 4))
+    excerpts = tuple(e for e, _ in scored[offset : offset + k])
+    return Answer(question, True, excerpts, confidence=round(score, 4))

@@ -67,6 +67,11 @@ def normalize(text: str) -> str:
     return text
 
 
+def strip_marks(text: str) -> str:
+    """``text`` without harakat, tatweel, Quranic marks and invisible controls; letters (hamza forms too) kept."""
+    return _DELETE.sub("", text)
+
+
 def _word_set(words: str) -> frozenset[str]:
     return frozenset(normalize(w) for w in words.split())
 

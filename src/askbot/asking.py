@@ -15,14 +15,14 @@ from typing import Protocol
 import numpy as np
 
 from askbot import arabic
-from askbot.answer import SentenceScorer, compose
+from askbot.answer import EVIDENCE_HITS, compose, shown_hits
 from askbot.retrieval import search
+from askbot.sentences import SentenceScorer
 from askbot.store.base import StoreReader
 from askbot.types import Answer, Filters, Hit, Retrieved
 
 EMPTY_QUESTION = "السؤال فارغ أو بلا كلمات. اكتب سؤالاً بكلمات. / The question has no words to search for."
 EMPTY_INDEX = "الفهرس فارغ. / The index is empty: add articles with `askbot index PATH`."
-SPARE_HITS = 2  # hits fetched per excerpt shown: duplicates of one story fold into one excerpt before the page is cut
 ENCODE_BATCH = 64  # questions encoded at once by ask_many
 
 
@@ -71,6 +71,65 @@ def fetch(reader: StoreReader, hits: Sequence[Hit]) -> list[Retrieved]:
     return out
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """What the search found for a question, before an answer is composed from it."""
+
+    text: str  # the question as matched (cleaned)
+    note: str  # said about the cleaning ("cut to 1000 characters"), or ""
+    vector: np.ndarray | None
+    hits: tuple[Hit, ...]
+    retrieved: tuple[Retrieved, ...]  # the hits with their passages and articles, rank order
+    idf: dict[str, float]  # of the question's content words
+    corpus_passages: int
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def query_text(text: str) -> str:
+    """The question as the encoder reads it: harakat, tatweel and other marks folded away, since a fully vowelled
+    question otherwise lands far from the bare passages it asks about (letters and hamza forms are kept)."""
+    return " ".join(arabic.strip_marks(text).split())
+
+
+def retrieve(
+    reader: StoreReader,
+    encoder: QueryEncoder | None,
+    text: str,
+    *,
+    depth: int,
+    filters: Filters | None = None,
+    method: str = "hybrid",
+    vector: np.ndarray | None = None,
+) -> Retrieval:
+    """Encode (unless ``vector`` is given), search ``depth`` hits deep and fetch their passages."""
+    t0 = time.perf_counter()
+    if vector is None and method != "bm25" and encoder is not None:
+        vector = encoder.encode_queries([query_text(text)])[0]
+    t1 = time.perf_counter()
+    hits = search(reader, text, vector, depth, filters=filters, method=method)
+    t2 = time.perf_counter()
+    retrieved = fetch(reader, hits)
+    idf = reader.idf(arabic.content_words(text))
+    timings = {"encode": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "fetch": (time.perf_counter() - t2) * 1e3}
+    return Retrieval(text, "", vector, tuple(hits), tuple(retrieved), idf, reader.info().passages, timings)
+
+
+def answer_from(
+    found: Retrieval, encoder: QueryEncoder | None, *, k: int, offset: int = 0, question: str | None = None
+) -> Answer:
+    """Compose the answer of a :class:`Retrieval`, paged ``offset:offset+k``."""
+    t0 = time.perf_counter()
+    scorer = sentence_scorer(encoder, found.vector)
+    answer = compose(
+        found.text, found.retrieved, found.idf, k=k, offset=offset, scorer=scorer, corpus_passages=found.corpus_passages
+    )
+    asked = found.text if question is None else question
+    if found.note or found.text != asked:  # matched as cleaned, reported as asked
+        answer = replace(answer, question=asked, message=" ".join(filter(None, [found.note, answer.message])))
+    answer.timings_ms.update(found.timings_ms, answer=(time.perf_counter() - t0) * 1e3)
+    return answer
+
+
 def ask(
     reader: StoreReader | None,
     encoder: QueryEncoder | None,
@@ -93,25 +152,12 @@ def ask(
         return Asked(Answer(question, False, message=EMPTY_QUESTION))
     if reader is None or reader.info().passages == 0:
         return Asked(Answer(question, False, message=EMPTY_INDEX))
-    t0 = time.perf_counter()
-    if vector is None and method != "bm25" and encoder is not None:
-        vector = encoder.encode_queries([text])[0]
-    t1 = time.perf_counter()
-    wanted = offset + SPARE_HITS * k
-    hits = search(reader, text, vector, max(wanted, depth), filters=filters, method=method)
-    t2 = time.perf_counter()
-    retrieved = fetch(reader, hits)
-    shown_ids = {h.passage_id for h in hits[:wanted]}
-    shown = [r for r in retrieved if r.hit.passage_id in shown_ids]
-    idf = reader.idf(arabic.content_words(text))
-    answer = compose(text, shown, idf, k=k, offset=offset, scorer=sentence_scorer(encoder, vector))
-    t3 = time.perf_counter()
-    if note or text != question:  # matched as cleaned, reported as asked
-        answer = replace(answer, question=question, message=" ".join(filter(None, [note, answer.message])))
-    timings = {"encode": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3}
-    answer.timings_ms.update(timings)
-    article_of = {r.hit.passage_id: r.article.id for r in retrieved}
-    return Asked(answer, tuple(hits), tuple(article_of.get(h.passage_id, "") for h in hits), timings)
+    depth = max(offset + shown_hits(k), EVIDENCE_HITS, depth)
+    found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=vector)
+    found = replace(found, note=note)
+    answer = answer_from(found, encoder, k=k, offset=offset, question=question)
+    article_of = {r.hit.passage_id: r.article.id for r in found.retrieved}
+    return Asked(answer, found.hits, tuple(article_of.get(h.passage_id, "") for h in found.hits), answer.timings_ms)
 
 
 def ask_many(
@@ -133,7 +179,7 @@ def ask_many(
         encodable = [i for i, t in enumerate(texts) if arabic.tokens(t)]
         vectors: dict[int, np.ndarray] = {}
         if method != "bm25" and encoder is not None and encodable:
-            encoded = encoder.encode_queries([texts[i] for i in encodable])
+            encoded = encoder.encode_queries([query_text(texts[i]) for i in encodable])
             vectors = {i: encoded[row] for row, i in enumerate(encodable)}
         for i, q in enumerate(batch):
             out.append(

@@ -6,8 +6,9 @@ import gzip
 import json
 import math
 import random
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import shutil
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,33 @@ def article_line(article: Article) -> str:
     return json.dumps({f: getattr(article, f) for f in fields}, ensure_ascii=False)
 
 
+# ---- leaving paragraphs out: unanswerable questions ------------------------------------------------
+PROTOCOLS = ("odd", "even")
+
+
+def left_out_by(protocol: str, articles: Sequence[Article]) -> list[str]:
+    """Gold article ids that ``protocol`` leaves out of the index: "odd" the odd-numbered paragraphs, "even" the
+    even ones (numbered in file order). Their questions become unanswerable."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown --unanswerable protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    parity = 1 if protocol == "odd" else 0
+    return [a.id for a in articles if a.id.startswith(GOLD_PREFIX) and int(a.id[len(GOLD_PREFIX) :]) % 2 == parity]
+
+
+def held_out_copy(kb: KnowledgeBase, protocol: str, left_out: Sequence[str]) -> Path:
+    """A copy of ``kb``'s index beside it without the ``left_out`` articles (made once by removal: no embedding)."""
+    target = kb.index_dir.with_name(f"{kb.index_dir.name}-without-{protocol}")
+    if target.exists():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(kb.index_dir, partial, ignore=shutil.ignore_patterns(".writer.lock"))
+    copy = type(kb)(replace(kb.settings, index=partial))
+    copy.remove(list(left_out))
+    partial.rename(target)
+    return target
+
+
 # ---- the evaluator ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Outcome:
@@ -133,6 +161,8 @@ class Outcome:
     answer_in_sentence: bool
     retrieved: tuple[str, ...]  # article ids of the ranked passages, best first
     passage_ids: tuple[int, ...] = ()  # the ranked passages themselves
+    answerable: bool = True  # False when the protocol left the question's paragraph out of the index
+    confidence: float = 0.0
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
@@ -155,11 +185,14 @@ class Evaluator:
     would show with k=5 (the steps after encoding are the same): an honest "not found" counts as a miss.
     """
 
-    def __init__(self, questions: Sequence[EvalQuestion], ks: Sequence[int] = (1, 5, 10)) -> None:
+    def __init__(
+        self, questions: Sequence[EvalQuestion], ks: Sequence[int] = (1, 5, 10), left_out: Collection[str] = ()
+    ) -> None:
         if not ks or min(ks) < 1:
             raise ValueError("ks must be positive cut-offs, e.g. (1, 5, 10)")
         self.questions = list(questions)
         self.ks = tuple(sorted(set(ks)))
+        self.left_out = frozenset(left_out)  # gold articles not in the index: their questions are unanswerable
 
     def outcomes(
         self,
@@ -205,6 +238,8 @@ class Evaluator:
             answer_in_sentence=bool(excerpts) and contains_answer(excerpts[0].sentence, question.answers),
             retrieved=asked.articles,
             passage_ids=tuple(h.passage_id for h in asked.hits),
+            answerable=question.gold not in self.left_out,
+            confidence=asked.answer.confidence,
         )
 
     def summarize(self, outcomes: Sequence[Outcome], passages: int = 0) -> dict[str, dict[str, float]]:
@@ -214,7 +249,9 @@ class Evaluator:
             by_method.setdefault(o.method, []).append(o)
         top = self.ks[-1]
         report: dict[str, dict[str, float]] = {}
-        for method, rows in by_method.items():
+        for method, every in by_method.items():
+            rows = [o for o in every if o.answerable]
+            unanswerable = [o for o in every if not o.answerable]
             ranks = [o.rank for o in rows]
             metrics = {f"R@{k}": recall_at_k(ranks, k) for k in self.ks}
             metrics[f"MRR@{top}"] = mrr_at_k(ranks, top)
@@ -222,6 +259,11 @@ class Evaluator:
             metrics[f"answer@{ANSWER_EXCERPTS}"] = _mean([float(o.answer_in_excerpts) for o in rows])
             metrics["answer@sentence"] = _mean([float(o.answer_in_sentence) for o in rows])
             metrics["answered"] = _mean([float(o.answered) for o in rows])
+            if unanswerable:
+                metrics["found_unanswerable"] = _mean([float(o.answered) for o in unanswerable])
+                # found, yet no excerpt holds a gold answer (a sibling paragraph that does is a fair answer)
+                metrics["false_answers"] = _mean([float(o.answered and not o.answer_in_excerpts) for o in unanswerable])
+                metrics["unanswerable"] = len(unanswerable)
             metrics.update(questions=len(rows), passages=passages)
             report[method] = metrics
         return report

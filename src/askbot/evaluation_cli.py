@@ -7,13 +7,24 @@ import json
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from askbot.cli import EXIT_OK, _index, _say, progress_bar
 from askbot.config import Settings
-from askbot.evaluation import METHOD_ORDER, EvalQuestion, Evaluator, Outcome, article_line, load_squad, sample_lines
+from askbot.evaluation import (
+    METHOD_ORDER,
+    PROTOCOLS,
+    EvalQuestion,
+    Evaluator,
+    Outcome,
+    article_line,
+    held_out_copy,
+    left_out_by,
+    load_squad,
+    sample_lines,
+)
 from askbot.kb import KnowledgeBase
 from askbot.retrieval import METHODS
 
@@ -46,9 +57,10 @@ def format_table(report: dict[str, dict[str, float]]) -> str:
     """Methods side by side, one metric per row."""
     methods = list(report)
     first = report[methods[0]]
-    metrics = [m for m in first if m not in ("questions", "passages")]
+    metrics = [m for m in first if m not in ("questions", "passages", "unanswerable")]
+    unanswerable = f" (+ {int(first['unanswerable'])} unanswerable)" if "unanswerable" in first else ""
     lines = [
-        f"{int(first['questions'])} questions, {int(first['passages'])} passages",
+        f"{int(first['questions'])} questions{unanswerable}, {int(first['passages'])} passages",
         f"{'':<16}" + "".join(f"{m:>9}" for m in methods),
     ]
     lines += [f"{metric:<16}" + "".join(f"{report[m][metric]:>9.3f}" for m in methods) for metric in metrics]
@@ -86,7 +98,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         code = _index(kb, [str(corpus)])
         if code != EXIT_OK:
             return code
-        evaluator = Evaluator(questions)
+        left_out: list[str] = []
+        if args.unanswerable:
+            left_out = left_out_by(args.unanswerable, evalset.articles)
+            kb = KnowledgeBase(replace(kb.settings, index=held_out_copy(kb, args.unanswerable, left_out)))
+            _say(f"{len(left_out)} gold paragraphs left out of {kb.index_dir}: their questions are unanswerable")
+        evaluator = Evaluator(questions, left_out=left_out)
         update, close = progress_bar("asking", unit="question")
         started = time.perf_counter()
         try:
@@ -142,6 +159,13 @@ def add_eval_parser(subparsers: Any) -> None:
         type=lambda value: value.split(","),
         default=list(METHOD_ORDER),
         help=f"comma-separated retrieval methods, of {', '.join(METHODS)} (default: {','.join(METHOD_ORDER)})",
+    )
+    p.add_argument(
+        "--unanswerable",
+        choices=PROTOCOLS,
+        default=None,
+        help="leave the odd- (or even-) numbered gold paragraphs out of the index (a copy beside --index, made by "
+        "removal): their questions become unanswerable, and found_unanswerable and false_answers are reported",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
     p.add_argument(

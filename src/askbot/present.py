@@ -8,7 +8,7 @@ from typing import Any
 
 from askbot.types import Answer, Citation, Excerpt
 
-BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
+BOLD, DIM, UNDERLINE, RESET = "\033[1m", "\033[2m", "\033[4m", "\033[0m"
 
 
 def citation_line(c: Citation) -> str:
@@ -22,6 +22,9 @@ def excerpt_text(e: Excerpt, color: bool) -> str:
     rel_start = e.sentence_start - e.citation.start
     rel_end = e.sentence_end - e.citation.start
     before, sentence, after = e.text[:rel_start], e.text[rel_start:rel_end], e.text[rel_end:]
+    a_start, a_end = e.answer_start - e.sentence_start, e.answer_end - e.sentence_start
+    if color and e.answer_start >= 0 and 0 <= a_start < a_end <= len(sentence):  # the answer: underlined too
+        sentence = f"{sentence[:a_start]}{UNDERLINE}{sentence[a_start:a_end]}{RESET}{BOLD}{sentence[a_end:]}"
     mark = (BOLD, RESET) if color else ("«", "»")
     return f"{before}{mark[0]}{sentence}{mark[1]}{after}".strip()
 
@@ -42,6 +45,8 @@ def as_text(answer: Answer, color: bool = False) -> str:
         if e.also_in:
             also = "\n   " + "also in: " + "; ".join(filter(None, (c.source or c.title for c in e.also_in)))
         blocks.append(f"{n}. {excerpt_text(e, color)}\n   {cite}{also}")
+    trust = f"الثقة / confidence: {answer.confidence:.2f}"
+    blocks.append(f"{DIM}{trust}{RESET}" if color else trust)
     return "\n\n".join(blocks)
 
 
@@ -50,6 +55,7 @@ def as_dict(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "found": answer.found,
+        "confidence": answer.confidence,
         "message": answer.message,
         "nearest_titles": list(answer.nearest_titles),
         "excerpts": [
@@ -58,6 +64,8 @@ def as_dict(answer: Answer) -> dict[str, Any]:
                 "sentence": e.sentence,
                 "sentence_start": e.sentence_start,
                 "sentence_end": e.sentence_end,
+                "answer_start": e.answer_start,
+                "answer_end": e.answer_end,
                 "score": e.score,
                 "passage_id": e.passage_id,
                 "citation": asdict(e.citation),

@@ -128,6 +128,9 @@ class Excerpt:
     citation: Citation
     passage_id: int = -1
     also_in: tuple[Citation, ...] = ()
+    # the answer itself inside the sentence (article offsets), when one number or date stands out; else -1
+    answer_start: int = -1
+    answer_end: int = -1
 
 
 @dataclass(frozen=True)
@@ -140,3 +143,4 @@ class Answer:
     nearest_titles: tuple[str, ...] = ()
     message: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    confidence: float = 0.0  # how likely the first excerpt answers (0-1); "found" when it passes the threshold

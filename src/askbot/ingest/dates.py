@@ -28,6 +28,13 @@ _MONTHS = {
     for number, names in _MONTH_NAMES.items()
     for name in re.findall(r"(?:كانون|تشرين) (?:ال)?(?:اول|ثاني)|\S+", names)
 }
+
+
+def month_names() -> list[str]:
+    """Every month name the date rules know (Arabic, Levantine, Maghrebi, English), normalized."""
+    return list(_MONTHS)
+
+
 _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _WEEKDAY = r"(?:ال)?(?:احد|اثنين|ثلاثاء|اربعاء|خميس|جمعه|سبت)|(?:sun|mon|tue|wed|thu|fri|sat)\w*"
 _ZONE = (

@@ -177,7 +177,13 @@ def _marked_excerpt(excerpt: Excerpt) -> str:
         end = start + len(excerpt.sentence)
     if start < 0 or not excerpt.sentence:
         return esc(text)
-    return f"{esc(text[:start])}<b>{esc(text[start:end])}</b>{esc(text[end:])}"
+    a_start = excerpt.answer_start - excerpt.citation.start
+    a_end = excerpt.answer_end - excerpt.citation.start
+    if excerpt.answer_start >= 0 and start <= a_start < a_end <= end:  # the answer itself: bold and underlined
+        sentence = f"{esc(text[start:a_start])}<u>{esc(text[a_start:a_end])}</u>{esc(text[a_end:end])}"
+    else:
+        sentence = esc(text[start:end])
+    return f"{esc(text[:start])}<b>{sentence}</b>{esc(text[end:])}"
 
 
 def excerpt_html(excerpt: Excerpt, number: int | None = None) -> str:
@@ -204,6 +210,7 @@ def answer_chunks(answer: Answer, *, first_number: int = 1, notices: Sequence[st
             chunks.append("جرّب صياغة أخرى أو كلمات من عنوان الخبر.\n")
         return chunks
     chunks.extend(excerpt_html(e, first_number + i) for i, e in enumerate(answer.excerpts))
+    chunks.append(f"<i>الثقة / confidence: {answer.confidence:.2f}</i>\n")
     return chunks
 
 

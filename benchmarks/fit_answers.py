@@ -1,0 +1,356 @@
+"""Fit the sentence model (askbot.sentences) and the not-found model (askbot.confidence) on the dev set.
+
+The dev set is XQuAD-ar (Arabic questions, and the English ones asked of the same Arabic paragraphs) among the
+2,000 ANT distractor articles of the evaluation index. Unanswerable questions come from leaving paragraphs out:
+two copies of the index, one without the odd-numbered gold paragraphs, one without the even ones (removed, not
+re-embedded), so every question is asked once where its paragraph is indexed and once where it is not.
+
+Everything is cross-validated by XQuAD article (5 folds; the paragraphs of one Wikipedia article, and so the
+sibling paragraphs that may also hold an answer, never straddle training and test): the figures printed are
+out-of-fold. The weights printed at the end are fitted on all of it and go into askbot/sentences.py and
+askbot/confidence.py.
+
+    python benchmarks/fit_answers.py --index /work/eval/idx --data ../shared/data --work /work/eval/fit
+
+``--index`` is an evaluation index as ``askbot eval ... --sample 2000 --seed 0 --index DIR`` builds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+
+import askbot  # noqa: E402
+from askbot import answer, asking, sentences  # noqa: E402
+from askbot import confidence as conf  # noqa: E402
+from askbot.evaluation import EvalQuestion, contains_answer, load_squad  # noqa: E402
+from askbot.types import Article, Hit, Passage, Retrieved  # noqa: E402
+
+FOLDS = 5
+PARITIES = ("odd", "even")
+
+
+@dataclass
+class Case:
+    """One question asked in one index: what was retrieved, and what the models need of it."""
+
+    question: EvalQuestion
+    lang: str  # "ar" | "en"
+    context: str  # "full" | "odd" | "even" (which paragraphs were left out)
+    answerable: bool
+    found: asking.Retrieval
+    group: int  # XQuAD article
+    sims: dict[int, np.ndarray] = field(default_factory=dict)  # passage id -> encoder cosine of each sentence
+
+
+def xquad_groups(path: Path) -> dict[str, int]:
+    """Gold article id ("xq-<n>") -> index of the XQuAD article it belongs to."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    out, n = {}, 0
+    for group, item in enumerate(data):
+        for _ in item["paragraphs"]:
+            out[f"xq-{n}"] = group
+            n += 1
+    return out
+
+
+def held_out_index(full: Path, work: Path, parity: str) -> Path:
+    """A copy of ``full`` without the gold paragraphs of that parity (made once, by removal)."""
+    target = work / f"idx-{parity}"
+    if not target.exists():
+        tmp = work / f"idx-{parity}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(full, tmp, ignore=shutil.ignore_patterns(".writer.lock"))
+        kb = askbot.open(tmp)
+        assert kb.reader is not None
+        gold = [a for a in kb.reader.content_hashes() if a.startswith("xq-")]
+        left_out = [a for a in gold if int(a[3:]) % 2 == (1 if parity == "odd" else 0)]
+        kb.remove(left_out)
+        tmp.rename(target)
+    return target
+
+
+def left_out(parity: str, article_id: str) -> bool:
+    return int(article_id[3:]) % 2 == (1 if parity == "odd" else 0)
+
+
+def collect(args: argparse.Namespace) -> list[Case]:
+    ar = load_squad(args.data / "xquad-ar/xquad.ar.json")
+    en = load_squad(args.data / "xquad-ar/xquad.en.json", contexts=args.data / "xquad-ar/xquad.ar.json")
+    groups = xquad_groups(args.data / "xquad-ar/xquad.ar.json")
+    args.work.mkdir(parents=True, exist_ok=True)
+    indexes = {"full": args.index} | {p: held_out_index(args.index, args.work, p) for p in PARITIES}
+    kb = askbot.open(args.index)
+    cases: list[Case] = []
+    for lang, evalset in (("ar", ar), ("en", en)):
+        step = max(1, len(evalset.questions) // args.limit) if args.limit else 1
+        questions = evalset.questions[::step]
+        started = time.process_time()
+        vectors = kb.encoder.encode_queries([asking.query_text(q.question) for q in questions])
+        print(
+            f"{lang}: {len(questions)} questions encoded ({time.process_time() - started:.1f} CPU s)", file=sys.stderr
+        )
+        for context, index in indexes.items():
+            saved = args.work / f"retrieved-{lang}-{context}-{len(questions)}.jsonl"
+            found_all = load_retrievals(saved) if saved.exists() else None
+            if found_all is None:
+                reader = askbot.open(index).reader
+                assert reader is not None
+                found_all = [
+                    asking.retrieve(reader, None, q.question, depth=10, vector=v)
+                    for q, v in zip(questions, vectors, strict=True)
+                ]
+                save_retrievals(saved, found_all)
+            for q, found in zip(questions, found_all, strict=True):
+                answerable = context == "full" or not left_out(context, q.gold)
+                cases.append(Case(q, lang, context, answerable, found, groups[q.gold]))
+    return cases
+
+
+def save_retrievals(path: Path, found: Sequence[asking.Retrieval]) -> None:
+    """What retrieval gave, as JSON lines, so a refit needs no index (the question vectors come along)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in found:
+            row = {
+                "text": r.text,
+                "vector": None if r.vector is None else r.vector.tolist(),
+                "hits": [[h.passage_id, h.score, h.dense, h.lexical] for h in r.hits],
+                "retrieved": [[asdict(x.hit), asdict(x.passage), asdict(x.article)] for x in r.retrieved],
+                "idf": r.idf,
+                "corpus_passages": r.corpus_passages,
+            }
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def load_retrievals(path: Path) -> list[asking.Retrieval]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        retrieved = tuple(Retrieved(Hit(**h), Passage(**p), Article(**a)) for h, p, a in row["retrieved"])
+        vector = None if row["vector"] is None else np.asarray(row["vector"], np.float32)
+        hits = tuple(Hit(*h) for h in row["hits"])
+        out.append(asking.Retrieval(row["text"], "", vector, hits, retrieved, row["idf"], row["corpus_passages"]))
+    return out
+
+
+def add_sentence_similarities(cases: Sequence[Case], encoder: object, cache: Path) -> None:
+    """Encoder cosines of the sentences of each case's first three passages; sentence vectors cached in ``cache``."""
+    stored: dict[str, np.ndarray] = dict(np.load(cache)) if cache.exists() else {}
+    wanted: list[tuple[Case, int, list[str]]] = []
+    for case in cases:
+        for r in case.found.retrieved[:3]:
+            text = r.passage.text
+            wanted.append((case, r.hit.passage_id, [text[s:e] for s, e in sentences.split(text)]))
+    missing = sorted({s for _, _, ss in wanted for s in ss if _key(s) not in stored})
+    if missing:
+        started = time.process_time()
+        vectors = encoder.encode_passages(missing, batch_size=64)  # type: ignore[attr-defined]
+        print(f"{len(missing)} sentences encoded ({time.process_time() - started:.1f} CPU s)", file=sys.stderr)
+        stored.update(zip(map(_key, missing), vectors, strict=True))
+        np.savez(cache, **stored)
+    for case, pid, ss in wanted:
+        assert case.found.vector is not None
+        case.sims[pid] = np.asarray([stored[_key(s)] for s in ss]) @ case.found.vector
+
+
+def _key(sentence: str) -> str:
+    return "s" + hashlib.sha1(sentence.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def describe(case: Case, r_index: int, use_encoder: bool) -> sentences.Sentences:
+    r = case.found.retrieved[r_index]
+    sims = case.sims.get(r.hit.passage_id) if use_encoder else None
+    scorer = (lambda _s, sims=sims: sims) if sims is not None else None
+    asked = answer.Question.of(case.found.text, case.found.idf).asked
+    return sentences.describe(r.passage.text, case.found.text, case.found.idf, asked, scorer)
+
+
+def sentence_labels(case: Case, described: sentences.Sentences, r_index: int) -> np.ndarray:
+    text = case.found.retrieved[r_index].passage.text
+    return np.array([contains_answer(text[s:e], case.question.answers) for s, e in described.spans])
+
+
+# ---- the sentence model: a conditional logit over each passage's sentences ---------------------------------
+def fit_conditional_logit(groups: Sequence[tuple[np.ndarray, np.ndarray]], l2: float = 0.1) -> np.ndarray:
+    from scipy.optimize import minimize
+
+    dim = groups[0][0].shape[1]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for x, y in groups:
+            s = x @ w
+            s = s - s.max()
+            p = np.exp(s) / np.exp(s).sum()
+            pos = p * y
+            total -= float(np.log(pos.sum() + 1e-12))
+            grad -= (pos / (pos.sum() + 1e-12)) @ x - p @ x
+        return total / len(groups), grad / len(groups)
+
+    return minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B").x
+
+
+def fit_sentences(cases: Sequence[Case], cross: bool, use_encoder: bool, train_groups: set[int]) -> np.ndarray:
+    data = []
+    seen = set()
+    for case in cases:
+        if (case.lang != "ar") != cross or case.group not in train_groups:
+            continue
+        for i in range(min(3, len(case.found.retrieved))):
+            key = (case.question.id, case.found.retrieved[i].hit.passage_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            d = describe(case, i, use_encoder)
+            y = sentence_labels(case, d, i)
+            if y.any() and not y.all():
+                data.append((d.features, y.astype(float)))
+    if not data:
+        return sentences.WEIGHTS["cross" if cross else "same"].astype(float)
+    return fit_conditional_logit(data)
+
+
+# ---- the not-found model -----------------------------------------------------------------------------------
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> np.ndarray:
+    """Logistic regression on standardized features (column 0 is the bias), returned as raw-scale weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, sd = x[:, 1:].mean(axis=0), x[:, 1:].std(axis=0)
+    sd[sd == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000).fit((x[:, 1:] - mean) / sd, y)
+    w = model.coef_[0] / sd
+    return np.concatenate([[model.intercept_[0] - float(w @ mean)], w])
+
+
+def outcome(case: Case, weights: np.ndarray, use_encoder: bool, cross: bool) -> tuple[np.ndarray, bool, bool]:
+    """(confidence features, whether the shown excerpts hold an answer, whether the marked sentence does)."""
+    found = case.found
+    if not found.retrieved:
+        return np.zeros(len(conf.FEATURES)), False, False
+    q = answer.Question.of(found.text, found.idf)
+    d = describe(case, 0, use_encoder)
+    s = d.features @ weights
+    p = np.exp(s - s.max())
+    p /= p.sum()
+    best = int(np.argmax(s))
+    start, end = d.spans[best]
+    holds_type = bool(d.features[best, sentences.FEATURES.index("holds_type")])
+    marked = answer.Marked(start, end, float(d.coverage[best]), float(p[best]), holds_type)
+    evidence = answer.evidence(q, found.retrieved[:10], marked, found.corpus_passages)
+    built = answer.build_excerpts(found.retrieved[:10], found.idf, found.text)
+    shown = answer.collapse_duplicates([(e, m.coverage) for e, m in built])[:5]
+    holds = any(contains_answer(e.text, case.question.answers) for e, _ in shown)
+    text = found.retrieved[0].passage.text
+    return conf.features(evidence), holds, contains_answer(text[start:end], case.question.answers)
+
+
+def threshold_for(probability: np.ndarray, holds: np.ndarray, answerable: np.ndarray, target: float) -> float:
+    """The lowest threshold (in steps of 0.01) whose out-of-fold false-answer rate on unanswerable questions is at
+    most ``target``: as many answers as can be given without misleading more often than that."""
+    for t in np.arange(0.05, 1.0, 0.01):
+        found = probability >= t
+        if (found & ~holds.astype(bool))[~answerable].mean() <= target:
+            return round(float(t), 2)
+    return 1.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, required=True, help="the evaluation index (all gold paragraphs)")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with xquad-ar/")
+    parser.add_argument("--work", type=Path, required=True, help="where the held-out index copies are kept")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="about N questions of each language, spread over the set"
+    )
+    parser.add_argument(
+        "--false-answers", type=float, default=0.12, help="out-of-fold false-answer rate the thresholds aim at"
+    )
+    args = parser.parse_args()
+
+    cases = collect(args)
+    for lang in ("ar", "en"):
+        full = [c for c in cases if c.lang == lang and c.context == "full"]
+        first = np.mean(
+            [
+                bool(c.found.retrieved) and contains_answer(c.found.retrieved[0].passage.text, c.question.answers)
+                for c in full
+            ]
+        )
+        top3 = np.mean(
+            [any(contains_answer(r.passage.text, c.question.answers) for r in c.found.retrieved[:3]) for c in full]
+        )
+        print(f"{lang}: first passage holds an answer {first:.3f}, one of the first three {top3:.3f}", file=sys.stderr)
+    add_sentence_similarities(cases, askbot.open(args.index).encoder, args.work / "sentence-vectors.npz")
+    groups = sorted({c.group for c in cases})
+    folds = [set(groups[i::FOLDS]) for i in range(FOLDS)]
+    report: dict[str, object] = {}
+    final: dict[str, dict[str, object]] = {}
+    for cross, lang in ((False, "ar"), (True, "en")):
+        mine = [c for c in cases if (c.lang != "ar") == cross]
+        for use_encoder in (False, True):
+            hits_full = []
+            xs, ys, ctx = [], [], []
+            for fold in folds:
+                train = set(groups) - fold
+                w = fit_sentences(mine, cross, use_encoder, train)
+                for c in mine:
+                    if c.group in fold:
+                        x, y, in_sentence = outcome(c, w, use_encoder, cross)
+                        if c.context == "full":
+                            hits_full.append(in_sentence)
+                        else:
+                            xs.append(x)
+                            ys.append(y)
+                            ctx.append((c, fold))
+            x_all, y_all = np.asarray(xs), np.asarray(ys, float)
+            oof = np.zeros(len(ys))
+            for fold in folds:
+                test = np.array([c.group in fold for c, _ in ctx])
+                coef = fit_logistic(x_all[~test], y_all[~test])
+                oof[test] = 1 / (1 + np.exp(-(x_all[test] @ coef)))
+            answerable = np.array([c.answerable for c, _ in ctx])
+            key = f"{lang}{'+encoder' if use_encoder else ''}"
+            rows: dict[object, dict[str, float]] = {}
+            for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+                found = oof >= threshold
+                rows[threshold] = {
+                    "found_answerable": float(found[answerable].mean()),
+                    "found_unanswerable": float(found[~answerable].mean()),
+                    "false_answers": float((found & ~y_all.astype(bool))[~answerable].mean()),
+                    "false_answers_answerable": float((found & ~y_all.astype(bool))[answerable].mean()),
+                }
+            chosen = threshold_for(oof, y_all, answerable, args.false_answers)
+            found = oof >= chosen
+            rows["chosen"] = {
+                "threshold": chosen,
+                "found_answerable": float(found[answerable].mean()),
+                "found_unanswerable": float(found[~answerable].mean()),
+                "false_answers": float((found & ~y_all.astype(bool))[~answerable].mean()),
+            }
+            report[key] = {
+                "answer@sentence (first passage, full index)": float(np.mean(hits_full)),
+                "by threshold": rows,
+            }
+            print(key, json.dumps(report[key]), file=sys.stderr, flush=True)
+            final[key] = {
+                "threshold": chosen,
+                "sentence_weights": fit_sentences(mine, cross, use_encoder, set(groups)).round(3).tolist(),
+                "confidence_weights": fit_logistic(x_all, y_all).round(3).tolist(),
+            }
+    print(json.dumps({"cv": report, "weights": final}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
