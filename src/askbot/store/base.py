@@ -83,3 +83,12 @@ class StoreWriter(Protocol):
     def commit(self) -> IndexInfo:
         """Make everything written visible to new readers, atomically."""
         ...
+
+    def relex(self) -> int:
+        """Re-tokenize every stored passage from its text (the text rules changed), keep the vectors, and commit;
+        returns the number of passages."""
+        ...
+
+    def compact(self) -> IndexInfo:
+        """Reclaim what deletions and many small writes left (local: merge every segment into one), and commit."""
+        ...
