@@ -109,14 +109,14 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     disk = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
     result: dict[str, object] = {
         "articles": len(report.added) + len(report.updated) + len(report.unchanged),
-        "passages": kb.info()["passages"],
+        "passages": kb.info().passages,
         "vectors": args.vectors,
         "wall_s": wall,
         "cpu_s": cpu,
         "encode_s": report.encode_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "disk_bytes": disk,
-        "disk_bytes_per_passage": disk / max(1, int(kb.info()["passages"])),  # type: ignore[call-overload]
+        "disk_bytes_per_passage": disk / max(1, int(kb.info().passages)),  # type: ignore[call-overload]
         "files": {p.name: p.stat().st_size for p in generation.rglob("*") if p.is_file()},
     }
     if args.vectors == "standin":

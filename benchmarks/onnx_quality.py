@@ -184,7 +184,7 @@ def main() -> int:
     evaluator = Evaluator(questions)
     outcomes = {name: evaluator.outcomes(kb, METHODS) for name, kb in (("default", kb_default), ("onnx", kb_onnx))}
     report = {name: evaluator.summarize(rows) for name, rows in outcomes.items()}
-    print(f"{len(questions)} questions, {kb_default.info()['passages']} passages")
+    print(f"{len(questions)} questions, {kb_default.info().passages} passages")
     print(f"{'':10}{'method':>8}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'top-5 overlap':>16}")
     for method in METHODS:
         per = {name: [o for o in rows if o.method == method] for name, rows in outcomes.items()}

@@ -372,7 +372,7 @@ def test_readers_keep_answering_during_a_write_and_see_it_without_restart(index_
     assert answered >= 1
     answer = reader.ask(NEW_QUESTION, k=1)  # the same KnowledgeBase, no restart
     assert answer.found and answer.excerpts[0].citation.article_id == "museum-1"
-    assert reader.info()["articles"] == 26 and reader.check() == []
+    assert reader.info().articles == 26 and reader.check() == []
 
 
 def test_a_long_running_knowledge_base_follows_another_ones_writes(index_copy: Path, tmp_path: Path) -> None:
@@ -384,7 +384,7 @@ def test_a_long_running_knowledge_base_follows_another_ones_writes(index_copy: P
     assert admin.remove([SEED_ID]) == [SEED_ID]
     assert not first.exists()  # two commits later, the generation the bot first read is swept away
     assert SEED_ID not in [e.citation.article_id for e in bot.ask(SEED_QUESTION, k=5).excerpts]
-    assert bot.info()["articles"] == 25 and bot.check() == []
+    assert bot.info().articles == 25 and bot.check() == []
 
 
 # --- damaged files: `askbot check` (and `ask`) say so and how to repair, exit 3, never crash -------------------
