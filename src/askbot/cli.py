@@ -208,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
-        if isinstance(exc, sqlite3.OperationalError) and args.command in ("index", "remove"):  # disk full, I/O error
+        if isinstance(exc, sqlite3.OperationalError) and args.command in (
+            "index",
+            "remove",
+            "compact",
+        ):  # disk full, I/O error
             _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
             return EXIT_INDEX
         if isinstance(exc, sqlite3.DatabaseError):  # a damaged meta.sqlite the reader's first query did not catch

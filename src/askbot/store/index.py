@@ -422,9 +422,9 @@ class IndexWriter:
         finally:
             for source in sources:
                 source.close()
-        self._publish(
-            [{"name": folder.name, "dead": []}] if written.articles else [], written.articles, written.passages
-        )
+        refs: list[dict[str, object]] = [{"name": folder.name, "dead": []}] if written.articles else []
+        self._publish(refs, written.articles, written.passages)
+        sweep_generations(self.index_dir)
         self._begin()
         return written
 
