@@ -1,4 +1,4 @@
-"""Reliability figures: SIGKILL trials on `askbot index` and `askbot compact` (a merge), property-test examples per target, bad-input cases.
+"""Reliability figures: SIGKILL trials on `askbot index` and `askbot compact`, property tests per target, bad input.
 
 Runs the reliability tests with larger counts and summarizes what they tried and survived::
 

@@ -1,10 +1,10 @@
 """askbot: answers questions about Arabic news articles with cited Arabic excerpts.
 
-    >>> import askbot
-    >>> kb = askbot.open("vectors/")          # an index folder (created on first add)
-    >>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
-    >>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
-    >>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
+>>> import askbot
+>>> kb = askbot.open("vectors/")          # an index folder (created on first add)
+>>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
+>>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
+>>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
 """
 
 import os

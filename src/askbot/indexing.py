@@ -1,4 +1,4 @@
-"""The indexing pipeline: paths or ``Article``s -> validate -> chunk -> embed (in a worker) -> store writer -> commit."""
+"""The indexing pipeline: paths or ``Article``s -> validate -> chunk -> embed (a worker thread) -> store writer."""
 
 from __future__ import annotations
 

@@ -118,6 +118,23 @@ class IndexReader:
                 self._home[article_id] = segment
         return out
 
+    def passage_ids(self) -> np.ndarray:
+        """Every indexed passage id, ascending."""
+        parts = [s.pids if s.live_rows is None else s.pids[s.live_rows] for s in self.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every indexed passage: for benchmarks that reuse real vectors (local store only)."""
+        ids, vectors = [], []
+        for segment in self.segments:
+            i, v = dense.vectors_of(segment.dense)
+            keep = ~np.isin(i, segment.dead_pids)
+            ids.append(i[keep])
+            vectors.append(v[keep])
+        if not ids:
+            return np.empty(0, np.int64), np.empty((0, self.manifest.dim), np.float32)
+        return np.concatenate(ids), np.concatenate(vectors)
+
     def articles(self, ids: Sequence[str]) -> dict[str, Article]:
         """The articles of ``ids`` that exist, keyed by id."""
         out: dict[str, Article] = {}

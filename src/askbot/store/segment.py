@@ -13,6 +13,7 @@ tombstone in the index's manifest, and :func:`merge` writes the live rows of sev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -206,10 +207,8 @@ class SegmentBuilder:
         return manifest
 
     def abandon(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.db.close()
-        except sqlite3.Error:
-            pass
 
 
 def merge(sources: Sequence[Segment], folder: Path, template: Manifest, retokenize: bool = False) -> Manifest:
