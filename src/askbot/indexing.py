@@ -15,11 +15,11 @@ import numpy as np
 
 from askbot import arabic
 from askbot.chunking import chunk_article
-from askbot.config import Settings
+from askbot.config import DEFAULT_MODEL, Settings
 from askbot.store import factory
-from askbot.store.base import StoreWriter
+from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.lexical import TEXT_VERSION
-from askbot.store.manifest import Manifest
+from askbot.store.manifest import IndexMismatch, Manifest
 from askbot.types import Article, IngestProblem, Passage
 
 if TYPE_CHECKING:
@@ -51,6 +51,30 @@ class IndexReport:
             f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
             f"skipped {len(self.problems)} ({self.passages} passages embedded in {self.seconds:.1f}s{rate})"
         )
+
+
+def model_of(settings: Settings, location: str | Path) -> str:
+    """The model to use: the one chosen in the settings, else the one the index was built with, else the default."""
+    if settings.model:
+        return settings.model
+    manifest = factory.committed_manifest(location)
+    return manifest.model_id if manifest is not None else DEFAULT_MODEL
+
+
+def load_index_encoder(settings: Settings, location: str | Path) -> Encoder:
+    """The encoder of :func:`model_of`; a model the index names that is not on this machine is an IndexMismatch."""
+    from askbot.embedding import load_encoder
+
+    model = model_of(settings, location)
+    try:
+        return load_encoder(model, cache_dir=settings.cache_dir)
+    except FileNotFoundError as exc:
+        if settings.model:  # the user's own choice: their error as it is
+            raise
+        raise IndexMismatch(
+            f"the index in {location} was built with model {model!r}, which is not on this machine ({exc}). "
+            f"Rebuild it with: askbot index --rebuild --model {DEFAULT_MODEL} --index {location} PATH..."
+        ) from exc
 
 
 def new_manifest(encoder: Encoder, settings: Settings) -> Manifest:
@@ -126,8 +150,30 @@ class Indexer:
     def writer(self, rebuild: bool = False) -> StoreWriter:
         return factory.open_writer(self.location, new_manifest(self.encoder, self.settings), rebuild=rebuild)
 
-    def add(self, articles: dict[str, Article], report: IndexReport, rebuild: bool, progress: Progress | None) -> None:
-        """Write the new and changed ``articles`` (the unchanged are reported so) and commit."""
+    def add(
+        self,
+        items: Iterable[str | Path | Article],
+        reader: StoreReader | None,
+        rebuild: bool,
+        mapping: dict[str, str] | None,
+        progress: Progress | None,
+    ) -> IndexReport:
+        """Read and validate ``items``, write the new and changed articles (the unchanged are reported so) and
+        commit; when ``reader`` shows every one already indexed as it is, nothing is written at all."""
+        started = time.perf_counter()
+        report = IndexReport()
+        articles = validated(items, mapping, report)
+        hashes = reader.content_hashes() if reader is not None and articles else None
+        if hashes is not None and all(hashes.get(a.id) == a.content_hash for a in articles.values()):
+            report.unchanged.extend(articles)
+        else:
+            self._write(articles, report, rebuild, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write(
+        self, articles: dict[str, Article], report: IndexReport, rebuild: bool, progress: Progress | None
+    ) -> None:
         with self.writer(rebuild) as writer:
             todo: list[Article] = []
             for article in articles.values():

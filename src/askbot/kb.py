@@ -3,19 +3,18 @@ the indexing pipeline (askbot.indexing) and the ask pipeline (askbot.asking)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from askbot import asking
 from askbot.answer import build_excerpts
 from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
-from askbot.config import DEFAULT_MODEL, Settings
-from askbot.indexing import CHECKPOINT_SECONDS, Indexer, IndexReport, Progress, validated
-from askbot.store import IndexMismatch, factory
-from askbot.store.base import StoreReader
+from askbot.config import Settings
+from askbot.indexing import CHECKPOINT_SECONDS, Indexer, IndexReport, Progress, load_index_encoder, model_of
+from askbot.store import factory
+from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.lexical import TEXT_VERSION
 from askbot.types import Answer, Article, Excerpt, Filters, Hit, IndexInfo
 
@@ -23,6 +22,8 @@ __all__ = ["EMPTY_INDEX", "EMPTY_QUESTION", "IndexReport", "KnowledgeBase", "Pro
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
+
+T = TypeVar("T")
 
 
 class KnowledgeBase:
@@ -44,26 +45,12 @@ class KnowledgeBase:
     @property
     def model(self) -> str:
         """The model in use: the one chosen in the settings, else the one the index was built with, else the default."""
-        if self.settings.model:
-            return self.settings.model
-        manifest = factory.committed_manifest(self.index_dir)
-        return manifest.model_id if manifest is not None else DEFAULT_MODEL
+        return model_of(self.settings, self.index_dir)
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            from askbot.embedding import load_encoder
-
-            try:
-                self._encoder = load_encoder(self.model, cache_dir=self.settings.cache_dir)
-            except FileNotFoundError as exc:
-                if self.settings.model:  # the user's own choice: their error as it is
-                    raise
-                raise IndexMismatch(
-                    f"the index in {self.index_dir} was built with model {self.model!r}, which is not on this machine "
-                    f"({exc}). Rebuild it with: askbot index --rebuild --model {DEFAULT_MODEL} "
-                    f"--index {self.index_dir} PATH..."
-                ) from exc
+            self._encoder = load_index_encoder(self.settings, self.index_dir)
         return self._encoder
 
     @property
@@ -107,59 +94,43 @@ class KnowledgeBase:
     ) -> IndexReport:
         """Index new or changed articles: ``Article`` objects, files, folders or "-" (stdin); unchanged ones are
         skipped. Articles given as objects are validated like read ones (size, Unicode, duplicate ids)."""
-        started = time.perf_counter()
-        report = IndexReport()
-        articles = validated(items, mapping, report)
         if not rebuild:
             self._refuse_if_incompatible()
-            reader = self.reader
-            hashes = reader.content_hashes() if reader is not None and articles else None
-            if hashes is not None and all(hashes.get(a.id) == a.content_hash for a in articles.values()):
-                report.unchanged.extend(articles)  # nothing to write: no commit at all
-                report.seconds = time.perf_counter() - started
-                return report
-        self._indexer().add(articles, report, rebuild, progress)
-        report.seconds = time.perf_counter() - started
+        report = self._indexer().add(items, None if rebuild else self.reader, rebuild, mapping, progress)
         self.refresh()
         return report
 
+    def _write(self, change: Callable[[StoreWriter], T], text_version: str | None = TEXT_VERSION) -> T:
+        self._refuse_if_incompatible(text_version)
+        with self._indexer().writer() as writer:
+            done = change(writer)
+        self.refresh()
+        return done
+
     def relex(self) -> int:
         """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
-        self._refuse_if_incompatible(text_version=None)
-        with self._indexer().writer() as writer:
-            count = writer.relex()
-        self.refresh()
-        return count
+        return self._write(lambda writer: writer.relex(), text_version=None)
 
     def compact(self) -> IndexInfo:
         """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left."""
-        self._refuse_if_incompatible()
-        with self._indexer().writer() as writer:
-            info = writer.compact()
-        self.refresh()
-        return info
+        return self._write(lambda writer: writer.compact())
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles by id; returns those that were indexed."""
-        with self._indexer().writer() as writer:
+
+        def remove(writer: StoreWriter) -> list[str]:
             removed = writer.remove(list(article_ids))
             if removed:
                 writer.commit()
-        self.refresh()
-        return removed
+            return removed
+
+        return self._write(remove, text_version=None)
 
     # ---- reading ------------------------------------------------------------------------------
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        *,
-        offset: int = 0,
-        filters: Filters | None = None,
-        method: str = "hybrid",
-    ) -> Answer:
-        """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found)."""
-        return self.asked(question, k, offset=offset, filters=filters, method=method).answer
+    def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
+        """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found); ``options`` as
+        :meth:`asked` takes them (offset, filters, method)."""
+        return self.asked(question, k, **options).answer
 
     def asked(
         self,
