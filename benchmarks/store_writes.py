@@ -138,25 +138,34 @@ def cold_ask(index: Path, question: str, runs: int) -> dict[str, float]:
     return {"median_s": round(statistics.median(walls), 3), "runs": runs}
 
 
-def warm(kb: askbot.KnowledgeBase, questions: list[str]) -> dict[str, float]:
-    reader = kb.reader
-    assert reader is not None
-    vectors = kb.encoder.encode_queries(questions)
-    kb.ask(questions[0])
-    asks, searches = [], []
+def warm(kbs: dict[str, askbot.KnowledgeBase], questions: list[str]) -> dict[str, dict[str, float]]:
+    """Warm ``kb.ask`` and dense search alone, question by question on each index in turn (the load of a shared
+    machine drifts: interleaving hits every index alike)."""
+    readers = {name: kb.reader for name, kb in kbs.items()}
+    vectors = next(iter(kbs.values())).encoder.encode_queries(questions)
+    times: dict[str, dict[str, list[float]]] = {name: {"ask": [], "dense": [], "bm25": []} for name in kbs}
+    for kb in kbs.values():
+        kb.ask(questions[0])
     for question, vector in zip(questions, vectors, strict=True):
-        started = time.perf_counter()
-        kb.ask(question)
-        asks.append((time.perf_counter() - started) * 1e3)
-        started = time.perf_counter()
-        reader.dense_search(vector, 50)
-        searches.append((time.perf_counter() - started) * 1e3)
-    return {
-        "ask_p50_ms": round(float(np.percentile(asks, 50)), 2),
-        "ask_p95_ms": round(float(np.percentile(asks, 95)), 2),
-        "dense_p95_ms": round(float(np.percentile(searches, 95)), 2),
-        "segments": reader.info().segments,
-    }
+        terms = lexical_terms(question)
+        for name, kb in kbs.items():
+            reader = readers[name]
+            assert reader is not None
+            for part, call, arg in (
+                ("ask", kb.ask, question),
+                ("dense", reader.dense_search, vector),
+                ("bm25", reader.lexical_search, terms),
+            ):
+                started = time.perf_counter()
+                call(arg) if part == "ask" else call(arg, 50)  # type: ignore[operator]
+                times[name][part].append((time.perf_counter() - started) * 1e3)
+    out = {}
+    for name, parts in times.items():
+        out[name] = {
+            f"{part}_p{q}_ms": round(float(np.percentile(ms, q)), 2) for part, ms in parts.items() for q in (50, 95)
+        }
+        out[name]["segments"] = readers[name].info().segments  # type: ignore[union-attr]
+    return out
 
 
 def measure(args: argparse.Namespace) -> dict[str, object]:
@@ -174,6 +183,15 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     result: dict[str, object] = {"passages": kb.info().passages, "index_bytes_before": du(index)}
 
     adds, later = held[: args.add], held[args.add :]
+    writes_only = args.work / "index-writes-only"  # the same add with stand-in vectors: what is not encoding
+    shutil.rmtree(writes_only, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(index), str(writes_only)], check=True)
+    kb_writes = askbot.open(writes_only)
+    kb_writes._encoder = StandInPassages(kb.encoder)
+    figures, report = measured(lambda: kb_writes.add(adds))
+    figures["passages"] = report.passages  # type: ignore[attr-defined]
+    result["add_standin_vectors"] = figures
+    shutil.rmtree(writes_only)
     figures, report = measured(lambda: kb.add(adds))
     figures["encode_s"] = round(report.encode_seconds, 3)  # type: ignore[attr-defined]
     figures["passages"] = report.passages  # type: ignore[attr-defined]
@@ -199,15 +217,22 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "wall_s_median": statistics.median(f["wall_s"] for f in small) if small else 0,
         "bytes_written_median": statistics.median(f["bytes_written"] for f in small) if small else 0,
     }
-    result["warm_segmented"] = warm(kb, questions)
-    result["cold_segmented"] = cold_ask(index, questions[0], args.cold)
+    segmented = args.work / "index-segmented"
+    shutil.rmtree(segmented, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(index), str(segmented)], check=True)  # kept as it is while `index` merges
     figures, info = measured(kb.compact)
     result["compact"] = figures | {"segments_after": info.segments}  # type: ignore[attr-defined]
-    result["warm_merged"] = warm(kb, questions)
-    result["cold_merged"] = cold_ask(index, questions[0], args.cold)
-    seg, merged = result["warm_segmented"], result["warm_merged"]
-    result["p95_ratio_segmented_vs_merged"] = round(seg["ask_p95_ms"] / merged["ask_p95_ms"], 3)  # type: ignore[index]
-    assert kb.check() == []
+    kb_segmented = askbot.open(segmented)
+    kb_segmented._encoder = kb.encoder
+    both = warm({"segmented": kb_segmented, "merged": kb}, questions)
+    result["warm_segmented"], result["warm_merged"] = both["segmented"], both["merged"]
+    colds = [(cold_ask(segmented, questions[0], 1), cold_ask(index, questions[0], 1)) for _ in range(args.cold)]
+    result["cold_segmented_median_s"] = statistics.median(c[0]["median_s"] for c in colds)
+    result["cold_merged_median_s"] = statistics.median(c[1]["median_s"] for c in colds)
+    seg, merged = both["segmented"], both["merged"]
+    for part in ("ask", "dense", "bm25"):
+        result[f"{part}_p95_ratio"] = round(seg[f"{part}_p95_ms"] / merged[f"{part}_p95_ms"], 3)
+    assert kb.check() == [] and kb_segmented.check() == []
     print(json.dumps(result, indent=2))
     return result
 

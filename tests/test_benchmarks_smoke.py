@@ -31,3 +31,5 @@ def test_store_writes_runs_on_seed_articles(tmp_path, capsys):
     assert measured["small_adds"]["count"] == 4
     assert measured["warm_segmented"]["segments"] == 1 + 1 + 4  # the base, the add, the small adds
     assert measured["compact"]["segments_after"] == 1 and measured["warm_merged"]["segments"] == 1
+    assert measured["add_standin_vectors"]["passages"] == measured["add"]["passages"]
+    assert measured["ask_p95_ratio"] > 0 and measured["cold_segmented_median_s"] > 0

@@ -201,14 +201,15 @@ class IndexReader:
                 out[here] = dense.scores_of(segment.dense, vector, ids[here])
         return out
 
-    def _idf(self, terms: Sequence[str]) -> dict[str, float]:
+    def _idf(self, terms: Sequence[str], ids: list[list[tuple[str, int]]] | None = None) -> dict[str, float]:
+        """idf over all live passages; ``ids``: each segment's term ids of ``terms``, when already looked up."""
         df = dict.fromkeys(terms, 0)
-        for segment in self.segments:
+        for n, segment in enumerate(self.segments):
             matrix = segment.lexical.matrix
             if matrix is None:
                 continue
             dead = None if segment.live_rows is None else ~segment.live_rows
-            for term, tid in segment.lexical.term_ids(terms):
+            for term, tid in segment.lexical.term_ids(terms) if ids is None else ids[n]:
                 df[term] += matrix.document_frequency(tid, dead)
         return {t: float(bm25.idf(self._n, d)) for t, d in df.items()}
 
@@ -217,10 +218,13 @@ class IndexReader:
         key = (tuple(terms), id(allowed) if allowed is not None else -1)
         if self._lexical_memo is not None and self._lexical_memo[0] == key:  # search then scores: one BM25 pass
             return self._lexical_memo[1]
-        idf = self._idf(sorted(set(terms)))
+        ids = [segment.lexical.term_ids(terms) for segment in self.segments]
+        idf = self._idf(sorted(set(terms)), ids)
         out = []
-        for segment, norm in zip(self.segments, self._norms, strict=True):
-            scores = segment.lexical.scores(segment.lexical.term_ids(terms), idf, norm)
+        for segment, norm, term_ids in zip(self.segments, self._norms, ids, strict=True):
+            scores = (
+                segment.lexical.scores(term_ids, idf, norm) if term_ids else np.zeros(len(segment.pids), np.float32)
+            )
             if segment.live_rows is not None:
                 scores *= segment.live_rows
             if allowed is not None:

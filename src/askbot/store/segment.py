@@ -22,12 +22,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from askbot.arabic import lexical_terms
 from askbot.store import dense, metadata
 from askbot.store.lexical import LexicalIndex
 from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
+from askbot.store.vocabulary import StoredVocabulary
 from askbot.types import Article, Passage
 
 META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
@@ -61,6 +63,25 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+SMALL = 20_000  # passages up to which a reader holds a segment's vocabulary in memory (~1 ms to read per 1,000)
+_DENSE: dict[tuple[str, str], faiss.Index] = {}  # (folder, sha256 of dense.faiss) -> the loaded FAISS index
+
+
+def _shared_dense(folder: Path, manifest: Manifest) -> faiss.Index:
+    """A segment's FAISS index, loaded once per process: segments never change, so a reader re-opened after a
+    small commit reuses the big segment's vectors instead of reading them again (0.6 s at 100k passages)."""
+    digest = str(manifest.files.get(DENSE, {}).get("sha256", ""))
+    key = (str(folder), digest)
+    if not digest or key not in _DENSE:
+        index = dense.load(folder / DENSE, manifest.dim)
+        if not digest:
+            return index
+        for stale in [k for k in _DENSE if not Path(k[0]).is_dir()]:
+            del _DENSE[stale]
+        _DENSE[key] = index
+    return _DENSE[key]
+
+
 class Segment:
     """A committed segment, opened read-only; ``dead`` are its articles deleted since (tombstones).
 
@@ -92,8 +113,12 @@ class Segment:
             raise IndexCorrupt(f"{folder / META} is not a readable SQLite database ({exc})") from exc
         self.live_passages = self.manifest.passages - len(self.dead_pids)
         if full:
-            self.dense = dense.load(folder / DENSE, self.manifest.dim)
+            self.dense = _shared_dense(folder, self.manifest)
             self.lexical = LexicalIndex.load(folder / LEXICAL) if lexical else LexicalIndex.empty()
+            if lexical and isinstance(self.lexical.vocab, StoredVocabulary) and self.manifest.passages <= SMALL:
+                small = self.lexical.vocab.as_dict()  # a question's terms are looked up once per segment
+                self.lexical.vocab.close()
+                self.lexical.vocab = small
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
 
