@@ -140,6 +140,16 @@ def validated(
     return articles
 
 
+def chunk(article: Article, settings: Settings, encoder: Encoder) -> list[Passage]:
+    """``article``'s passages as the index holds them (the encoder's token counts, the settings' sizes)."""
+    return chunk_article(
+        article,
+        max_tokens=settings.chunk_tokens,
+        overlap=settings.chunk_overlap_sentences,
+        count_tokens=encoder.count_tokens,
+    )
+
+
 class Indexer:
     """Chunks, embeds and writes articles into the index at ``location``."""
 
@@ -191,12 +201,7 @@ class Indexer:
         group: Group = []
         pending = 0
         for article in todo:
-            passages = chunk_article(
-                article,
-                max_tokens=self.settings.chunk_tokens,
-                overlap=self.settings.chunk_overlap_sentences,
-                count_tokens=self.encoder.count_tokens,
-            )
+            passages = chunk(article, self.settings, self.encoder)
             group.append((article, passages))
             pending += len(passages)
             if pending >= 8 * self.settings.batch_size:
