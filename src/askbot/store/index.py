@@ -105,10 +105,10 @@ class IndexReader:
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
         """The passages of ``ids`` that exist, with their text, keyed by passage id."""
-        wanted = np.asarray([int(i) for i in ids], np.int64)
+        wanted = np.unique(np.asarray([int(i) for i in ids], np.int64))
         out: dict[int, Passage] = {}
         for segment in self.segments:
-            here = segment.live(wanted).tolist()
+            here = segment.live_among_sorted(wanted).tolist()
             if not here:
                 continue
             rows = metadata.get_passages(segment.db, here)
@@ -164,7 +164,7 @@ class IndexReader:
         if not filters:
             return None
         parts = [
-            segment.live(np.asarray(metadata.filtered_pids(segment.db, **vars(filters)), np.int64))
+            segment.live(np.sort(np.asarray(metadata.filtered_pids(segment.db, **vars(filters)), np.int64)))
             for segment in self.segments
         ]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
@@ -174,31 +174,44 @@ class IndexReader:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (cosines, passage ids) for a query vector, among ``allowed`` when given."""
         scores, ids = [], []
-        for segment in self.segments:
-            if allowed is None:
-                s, i = dense.search(segment.dense, vector, k + len(segment.dead_pids))
-                if len(segment.dead_pids):
-                    keep = ~np.isin(i, segment.dead_pids)
-                    s, i = s[keep], i[keep]
-            else:
-                here = segment.live(allowed)
-                if not len(here):
-                    continue
-                s, i = dense.search(segment.dense, vector, k, here.tolist())
-            scores.append(s)
-            ids.append(i)
+        with dense.one_thread():
+            found = [self._dense_in(segment, vector, k, allowed) for segment in self.segments]
+        for s, i in found:
+            if len(i):
+                scores.append(s)
+                ids.append(i)
         if not ids:
             return _EMPTY
         return _top(np.concatenate(scores), np.concatenate(ids), k)
+
+    @staticmethod
+    def _dense_in(
+        segment: Segment, vector: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One segment's top ``k`` live passages (among ``allowed`` when given)."""
+        if allowed is None:
+            s, i = dense.search(segment.dense, vector, k + len(segment.dead_pids))
+            if len(segment.dead_pids):
+                keep = ~np.isin(i, segment.dead_pids)
+                s, i = s[keep], i[keep]
+            return s, i
+        here = segment.live(allowed)
+        return dense.search(segment.dense, vector, k, here.tolist()) if len(here) else _EMPTY
 
     def dense_scores(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosines of the query vector with the passages ``ids`` (0 for those not indexed)."""
         ids = np.asarray(ids, np.int64)
         out = np.zeros(len(ids), np.float32)
+        order = np.argsort(ids, kind="stable")
+        ordered = ids[order]
         for segment in self.segments:
-            here = np.isin(ids, segment.live(ids))
+            lo, hi = np.searchsorted(ordered, segment.pid_range)
+            if hi <= lo:
+                continue
+            here = np.isin(ordered[lo:hi], segment.live(ordered[lo:hi]))
             if here.any():
-                out[here] = dense.scores_of(segment.dense, vector, ids[here])
+                rows = order[lo:hi][here]
+                out[rows] = dense.scores_of(segment.dense, vector, ids[rows])
         return out
 
     def _idf(self, terms: Sequence[str], ids: list[list[tuple[str, int]]] | None = None) -> dict[str, float]:

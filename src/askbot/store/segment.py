@@ -121,6 +121,12 @@ class Segment:
                 self.lexical.vocab = small
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
+            self.pid_range = (int(self.pids[0]), int(self.pids[-1]) + 1) if len(self.pids) else (0, 0)
+
+    def live_among_sorted(self, ids: np.ndarray) -> np.ndarray:
+        """:meth:`live` for ascending ``ids``: one bisection skips a segment none of them can be in."""
+        lo, hi = np.searchsorted(ids, self.pid_range)
+        return self.live(ids[lo:hi]) if hi > lo else ids[:0]
 
     def live(self, ids: np.ndarray) -> np.ndarray:
         """The ids of ``ids`` that are live passages of this segment."""
