@@ -18,6 +18,8 @@ index (segments are never modified, so the copy costs nothing) and embeds what i
    ``kb.compact()`` (also timed, with its bytes written);
 5. cold ``askbot ask`` (a fresh process, median of ``--cold``) with the segments, and merged.
 
+``compare`` repeats only steps 4 and 5 on the two indexes a ``measure`` run left (``index-segmented``, ``index``).
+
 Every figure is printed as JSON with the CPU seconds beside the wall seconds. ``--smoke`` runs the whole thing on a
 few seed articles with stand-in vectors for the adds too (the test suite runs it so a refactor cannot break it).
 """
@@ -222,17 +224,36 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     subprocess.run(["cp", "-al", str(index), str(segmented)], check=True)  # kept as it is while `index` merges
     figures, info = measured(kb.compact)
     result["compact"] = figures | {"segments_after": info.segments}  # type: ignore[attr-defined]
-    kb_segmented = askbot.open(segmented)
+    result |= compared(segmented, index, questions, args.cold)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def compared(segmented: Path, merged: Path, questions: list[str], cold: int) -> dict[str, object]:
+    """Warm and cold questions on the segmented index and the merged one, interleaved."""
+    kb, kb_segmented = askbot.open(merged), askbot.open(segmented)
     kb_segmented._encoder = kb.encoder
+    result: dict[str, object] = {}
+    cpu = time.process_time()
     both = warm({"segmented": kb_segmented, "merged": kb}, questions)
+    result["warm_cpu_s"] = round(time.process_time() - cpu, 2)
     result["warm_segmented"], result["warm_merged"] = both["segmented"], both["merged"]
-    colds = [(cold_ask(segmented, questions[0], 1), cold_ask(index, questions[0], 1)) for _ in range(args.cold)]
+    colds = [(cold_ask(segmented, questions[0], 1), cold_ask(merged, questions[0], 1)) for _ in range(cold)]
     result["cold_segmented_median_s"] = statistics.median(c[0]["median_s"] for c in colds)
     result["cold_merged_median_s"] = statistics.median(c[1]["median_s"] for c in colds)
-    seg, merged = both["segmented"], both["merged"]
+    seg, whole = both["segmented"], both["merged"]
     for part in ("ask", "dense", "bm25"):
-        result[f"{part}_p95_ratio"] = round(seg[f"{part}_p95_ms"] / merged[f"{part}_p95_ms"], 3)
+        for q in (50, 95):
+            result[f"{part}_p{q}_ratio"] = round(seg[f"{part}_p{q}_ms"] / whole[f"{part}_p{q}_ms"], 3)
     assert kb.check() == [] and kb_segmented.check() == []
+    return result
+
+
+def compare(args: argparse.Namespace) -> dict[str, object]:
+    """``compare``: only the warm and cold part, on the indexes a ``measure`` run left."""
+    held = [Article(**json.loads(line)) for line in (args.work / "held-out.jsonl").read_text("utf-8").splitlines()]
+    questions = load_questions(args.questions, held, args.asks)
+    result = compared(args.work / "index-segmented", args.work / "index", questions, args.cold)
     print(json.dumps(result, indent=2))
     return result
 
@@ -260,7 +281,7 @@ def load_questions(path: Path | None, held: list[Article], count: int) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("build", "measure", "both"))
+    parser.add_argument("command", choices=("build", "measure", "both", "compare"))
     parser.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/storew"))
     parser.add_argument("--questions", type=Path, default=Path("/work/shared/data/xquad-ar/xquad.ar.json"))
@@ -278,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         build(args)
     if args.command in ("measure", "both"):
         measure(args)
+    if args.command == "compare":
+        compare(args)
     return 0
 
 
