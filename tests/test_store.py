@@ -296,3 +296,14 @@ def test_a_first_format_index_is_read_as_it_is_and_migrated_by_its_first_write(t
     write(new, 12)
     assert rankings(migrated, QUERIES) == rankings(IndexReader.open(new), QUERIES)
     assert not (old / "gen-000001").exists() or len(list(old.glob("gen-*"))) <= 2  # swept like any old generation
+
+
+def test_a_generation_folder_left_without_its_manifest_is_swept_not_kept(tmp_path):
+    """A writer killed between creating the generation folder and writing its manifest: the next commit keeps the
+    real previous generation for open readers, and removes the empty folder (found by a kill trial)."""
+    write(tmp_path, 1)
+    first = current_generation(tmp_path)
+    (tmp_path / f"gen-{int(first.name[4:]) + 1:06d}").mkdir()
+    write(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == sorted([first.name, current_generation(tmp_path).name])
+    assert IndexReader(first).verify() == []

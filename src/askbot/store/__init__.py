@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from askbot.store.lock import IndexBusy, WriterLock
-from askbot.store.manifest import IndexCorrupt, IndexMismatch, Manifest, write_atomic
+from askbot.store.manifest import MANIFEST, IndexCorrupt, IndexMismatch, Manifest, write_atomic
 
 __all__ = [
     "IndexBusy",
@@ -111,7 +111,8 @@ def sweep_generations(index_dir: Path) -> None:
     if current is None:
         return
     older = sorted((p for p in index_dir.glob("gen-*") if p != current), key=_generation_number)
-    keep = [current, *[p for p in older if _generation_number(p) < _generation_number(current)][-KEEP_OLD:]]
+    whole = [p for p in older if _generation_number(p) < _generation_number(current) and (p / MANIFEST).is_file()]
+    keep = [current, *whole[-KEEP_OLD:]]  # a folder without its manifest is a writer killed before it wrote one
     for path in older:
         if path not in keep:
             shutil.rmtree(path, ignore_errors=True)
