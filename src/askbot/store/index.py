@@ -23,7 +23,7 @@ from askbot.store import (
 )
 from askbot.store.lock import WriterLock
 from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
-from askbot.store.segment import Segment, SegmentBuilder, file_digest, merge
+from askbot.store.segment import Segment, SegmentBuilder, file_digest, forget_unused, merge
 from askbot.types import Article, Filters, IndexInfo, Passage
 
 __all__ = ["MAX_SEGMENTS", "IndexReader", "IndexWriter", "file_digest"]
@@ -66,6 +66,7 @@ class IndexReader:
         self.generation = generation
         self.manifest = Manifest.load(generation)
         self.segments = _segments_of(generation, self.manifest, full=True)
+        forget_unused({str(s.folder) for s in self.segments})
         # BM25 statistics of the live passages of all segments together (exactly a single index's)
         self._n = sum(s.live_passages for s in self.segments)
         lengths = sum(

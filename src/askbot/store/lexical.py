@@ -169,7 +169,11 @@ class LexicalIndex:
 
     def term_ids(self, terms: Sequence[str]) -> list[tuple[str, int]]:
         """(term, id) of the distinct ``terms`` this segment holds, by term (one summing order for every segment)."""
-        return [(t, tid) for t in sorted(set(terms)) if (tid := self.vocab.get(t)) is not None]
+        wanted = sorted(set(terms))
+        if isinstance(self.vocab, StoredVocabulary):
+            found = self.vocab.ids_of(wanted)
+            return [(t, found[t]) for t in wanted if t in found]
+        return [(t, tid) for t in wanted if (tid := self.vocab.get(t)) is not None]
 
     def scores(
         self, term_ids: Sequence[tuple[str, int]], idf_of: dict[str, float], norm: np.ndarray | None

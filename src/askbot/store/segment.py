@@ -29,7 +29,6 @@ from askbot.arabic import lexical_terms
 from askbot.store import dense, metadata
 from askbot.store.lexical import LexicalIndex
 from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
-from askbot.store.vocabulary import StoredVocabulary
 from askbot.types import Article, Passage
 
 META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
@@ -63,7 +62,6 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-SMALL = 20_000  # passages up to which a reader holds a segment's vocabulary in memory (~1 ms to read per 1,000)
 _DENSE: dict[tuple[str, str], faiss.Index] = {}  # (folder, sha256 of dense.faiss) -> the loaded FAISS index
 
 
@@ -76,10 +74,14 @@ def _shared_dense(folder: Path, manifest: Manifest) -> faiss.Index:
         index = dense.load(folder / DENSE, manifest.dim)
         if not digest:
             return index
-        for stale in [k for k in _DENSE if not Path(k[0]).is_dir()]:
-            del _DENSE[stale]
         _DENSE[key] = index
     return _DENSE[key]
+
+
+def forget_unused(folders: set[str]) -> None:
+    """Drop the loaded FAISS indexes of segments outside ``folders`` (those of the generation being opened)."""
+    for key in [k for k in _DENSE if k[0] not in folders]:
+        del _DENSE[key]
 
 
 class Segment:
@@ -115,10 +117,6 @@ class Segment:
         if full:
             self.dense = _shared_dense(folder, self.manifest)
             self.lexical = LexicalIndex.load(folder / LEXICAL) if lexical else LexicalIndex.empty()
-            if lexical and isinstance(self.lexical.vocab, StoredVocabulary) and self.manifest.passages <= SMALL:
-                small = self.lexical.vocab.as_dict()  # a question's terms are looked up once per segment
-                self.lexical.vocab.close()
-                self.lexical.vocab = small
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
             self.pid_range = (int(self.pids[0]), int(self.pids[-1]) + 1) if len(self.pids) else (0, 0)
