@@ -46,13 +46,14 @@ def fresh_venv() -> None:
 
 def rates() -> Path:
     import askbot
+    from askbot.indexing import chunk
     from askbot.ingest import read_paths
     from askbot.types import Article
 
     index = Path(tempfile.mkdtemp(prefix="askbot-idx-"))
     kb = askbot.open(index)
     articles = [a for a in read_paths([ROOT / "seeds"]) if isinstance(a, Article)]
-    texts = [p.text for a in articles for p in kb._chunk(a)]
+    texts = [p.text for a in articles for p in chunk(a, kb.settings, kb.encoder)]
     kb.encoder.encode_passages(texts[:64])  # warm up: load torch and the model once
     t0 = time.perf_counter()
     kb.encoder.encode_passages(texts, batch_size=kb.settings.batch_size)

@@ -8,9 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 from askbot.evaluation import GOLD_PREFIX, contains_answer
-from askbot.store import current_generation
-from askbot.store.index import IndexReader
-from askbot.store.metadata import get_article, get_passages
+from askbot.store import factory
+from askbot.store.base import StoreReader
 
 
 def squad_topics(path: Path) -> dict[str, str]:
@@ -20,10 +19,9 @@ def squad_topics(path: Path) -> dict[str, str]:
     return {f"{GOLD_PREFIX}{n}": title for n, (title, _) in enumerate(pairs)}
 
 
-def passage_text(reader: IndexReader, pid: int) -> str:
-    article_id, _, start, end = get_passages(reader.db, [pid])[pid]
-    article = get_article(reader.db, article_id)
-    return article.text[start:end] if article else ""
+def passage_text(reader: StoreReader, pid: int) -> str:
+    passage = reader.passages([pid]).get(pid)
+    return passage.text if passage else ""
 
 
 def kind_of(winner: str, gold: str, topics: dict[str, str]) -> str:
@@ -42,11 +40,10 @@ def main() -> None:
     args = parser.parse_args()
 
     topics = squad_topics(args.contexts)
-    generation = current_generation(args.index)
-    if generation is None:
+    reader = factory.open_reader(args.index)
+    if reader is None:
         raise SystemExit(f"no index in {args.index}")
-    reader = IndexReader(generation)
-    pieces = Counter(aid for aid, *_ in get_passages(reader.db, list(range(reader.manifest.next_passage_id))).values())
+    pieces = Counter(p.article_id for p in reader.passages(reader.passage_ids().tolist()).values())
     rows = [json.loads(line) for line in args.details.read_text(encoding="utf-8").splitlines()]
     by_question: dict[str, dict[str, dict]] = {}
     for row in rows:

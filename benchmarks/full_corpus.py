@@ -37,7 +37,8 @@ from askbot.config import Settings  # noqa: E402
 from askbot.embedding import Encoder, load_encoder  # noqa: E402
 from askbot.evaluation import sample_lines  # noqa: E402
 from askbot.kb import KnowledgeBase  # noqa: E402
-from askbot.store import current_generation, dense  # noqa: E402
+from askbot.store import dense  # noqa: E402
+from askbot.store.index import IndexReader  # noqa: E402
 
 NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
 XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
@@ -89,10 +90,10 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     write_lines(args.index.parent / f"{args.index.name}-held-out.jsonl", held)
     kb = KnowledgeBase(Settings.from_env(index=args.index))
     if args.vectors == "standin":
-        generation = current_generation(args.vectors_from)
-        if generation is None:
+        source = IndexReader.open(args.vectors_from)
+        if source is None:
             raise SystemExit(f"--vectors-from {args.vectors_from} holds no index")
-        _, base = dense.vectors_of(dense.load(generation / "dense.faiss", 384))
+        _, base = source.vectors()
         kb._encoder = StandInEncoder(kb.encoder, base)
     last = [0.0]
 
@@ -104,31 +105,23 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     started, cpu = time.perf_counter(), time.process_time()
     report = kb.add([corpus], progress=progress)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    generation = current_generation(args.index)
-    assert generation is not None
-    disk = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
+    disk = sum(p.stat().st_size for p in args.index.rglob("*") if p.is_file())
     result: dict[str, object] = {
         "articles": len(report.added) + len(report.updated) + len(report.unchanged),
-        "passages": kb.info()["passages"],
+        "passages": kb.info().passages,
         "vectors": args.vectors,
         "wall_s": wall,
         "cpu_s": cpu,
         "encode_s": report.encode_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "disk_bytes": disk,
-        "disk_bytes_per_passage": disk / max(1, int(kb.info()["passages"])),  # type: ignore[call-overload]
-        "files": {p.name: p.stat().st_size for p in generation.rglob("*") if p.is_file()},
+        "disk_bytes_per_passage": disk / max(1, int(kb.info().passages)),  # type: ignore[call-overload]
+        "files": {str(p.relative_to(args.index)): p.stat().st_size for p in args.index.rglob("*") if p.is_file()},
     }
     if args.vectors == "standin":
         reader = kb.reader
         assert reader is not None
-        sample = [
-            row[0]
-            for row in reader.db.execute(
-                'SELECT substr(a.text, p.start + 1, p."end" - p.start) FROM passages p JOIN articles a '
-                "ON a.id = p.article_id ORDER BY p.pid LIMIT 256 OFFSET 5000"
-            )
-        ]
+        sample = [p.text for p in reader.passages(reader.passage_ids()[5000:5256].tolist()).values()]
         rate, cpu_per = raw_rate(kb, sample)
         result |= {"raw_rate": rate, "raw_cpu_per_passage": cpu_per}
         result["estimated_real_wall_s"] = wall - report.encode_seconds + int(result["passages"]) / rate  # type: ignore[call-overload]
@@ -201,11 +194,13 @@ def recall(args: argparse.Namespace) -> None:
 
     import askbot
 
-    generation = current_generation(args.index)
-    if generation is None:
+    reader = IndexReader.open(args.index)
+    if reader is None:
         raise SystemExit(f"{args.index} holds no index")
-    graph = dense.load(generation / "dense.faiss", 384)
-    ids, vectors = dense.vectors_of(graph)
+    ids, vectors = reader.vectors()
+    graph = dense.empty(vectors.shape[1])
+    dense.add(graph, vectors, ids)
+    graph = dense.by_scale(graph)  # what the store would search at this size
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     queries = askbot.open(args.index).encoder.encode_queries(questions(args.questions))

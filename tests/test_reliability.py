@@ -26,9 +26,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import askbot
-from askbot.store import IndexCorrupt, current_generation, metadata
-from askbot.store.index import IndexReader, file_digest
+from askbot.store import IndexCorrupt, current_generation, factory
+from askbot.store.index import IndexReader
 from askbot.store.manifest import Manifest
+from askbot.store.segment import Segment, file_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
@@ -101,19 +102,23 @@ def kill_corpus(tmp_path_factory: pytest.TempPathFactory) -> KillCorpus:
 
 
 Snapshot = dict[str, tuple[str, tuple[tuple[int, int, int, int], ...]]]
+PROBES = 3  # vectors are compared by their cosines with a few fixed probes (the store gives scores, not vectors)
 
 
 def snapshot(index: Path) -> tuple[Snapshot, dict[int, np.ndarray]]:
-    """Every article (hash; passages as pid, ordinal, start, end) and every passage vector of the committed index."""
-    reader = IndexReader.open(index)
+    """Every article (hash; passages as pid, ordinal, start, end) and every passage's cosines with the probes, as the
+    store interface shows them."""
+    reader = factory.open_reader(index)
     assert reader is not None
     try:
-        articles: Snapshot = {aid: (h, ()) for aid, h in metadata.article_hashes(reader.db).items()}
-        rows = reader.db.execute('SELECT article_id, pid, ordinal, start, "end" FROM passages ORDER BY pid')
-        for aid, *passage in rows:
-            digest, passages = articles[aid]
-            articles[aid] = (digest, (*passages, tuple(passage)))
-        vectors = {pid: reader.dense.reconstruct(pid) for _, ps in articles.values() for pid, *_ in ps}
+        articles: Snapshot = {aid: (h, ()) for aid, h in reader.content_hashes().items()}
+        for pid, p in sorted(reader.passages(range(100_000)).items()):
+            digest, passages = articles[p.article_id]
+            articles[p.article_id] = (digest, (*passages, (pid, p.ordinal, p.start, p.end)))
+        probes = np.random.default_rng(0).normal(size=(PROBES, reader.info().dim)).astype(np.float32)
+        pids = np.asarray([pid for _, ps in articles.values() for pid, *_ in ps], np.int64)
+        cosines = np.stack([reader.dense_scores(probe, pids) for probe in probes], axis=1)
+        vectors = dict(zip(pids.tolist(), cosines, strict=True))
     finally:
         reader.close()
     return articles, vectors
@@ -123,12 +128,16 @@ def same_state(got: tuple[Snapshot, dict[int, np.ndarray]], want: tuple[Snapshot
     return got[0] == want[0] and all(np.allclose(got[1][pid], v, atol=1e-4) for pid, v in want[1].items())
 
 
+def live_segments(index: Path) -> list[Path]:
+    return [index / str(s["name"]) for s in Manifest.load(current_generation(index)).segments]
+
+
 @dataclass(frozen=True)
 class Reference:
     old: tuple[Snapshot, dict[int, np.ndarray]]
     new: tuple[Snapshot, dict[int, np.ndarray]]
     seconds: float  # one whole `askbot index` run, start to exit
-    sizes: dict[str, int]  # bytes of each file in the old ("old/meta.sqlite") and new ("new/dense.faiss") generation
+    sizes: dict[str, int]  # bytes of each file of the segment the run wrote ("meta.sqlite", "dense.faiss", ...)
 
 
 @pytest.fixture(scope="session")
@@ -141,83 +150,103 @@ def reference(kill_corpus: KillCorpus, tmp_path_factory: pytest.TempPathFactory)
     )
     seconds = time.monotonic() - started
     assert proc.returncode == 0 and f"added 3, updated 3, unchanged {3 + FILLER}" in proc.stderr, proc.stderr
-    sizes = {
-        f"{state}/{p.relative_to(generation)}": p.stat().st_size
-        for state, generation in (("old", current_generation(kill_corpus.base)), ("new", current_generation(index)))
-        for p in generation.rglob("*")
-        if p.is_file()
-    }
+    written = live_segments(index)[-1]
+    assert written.name not in {p.name for p in live_segments(kill_corpus.base)}
+    sizes = {str(p.relative_to(written)): p.stat().st_size for p in written.rglob("*") if p.is_file()}
     return Reference(snapshot(kill_corpus.base), snapshot(index), seconds, sizes)
 
 
 # Moments of the commit, seen from outside: the trial kills the writer as soon as one shows in the folder.
-MILESTONES = ("current", "manifest", "faiss", "lexical", "journal", "generation", "lock")
+MILESTONES = ("current", "manifest", "faiss", "lexical", "journal", "segment", "lock")
 
 
-def _reached(milestone: str, index: Path, generation: str, pid: int) -> bool:
-    folder = index / generation
+@dataclass(frozen=True)
+class Next:
+    """The names the killed writer's next segment and generation get."""
+
+    segment: str
+    generation: str
+
+    @classmethod
+    def of(cls, index: Path) -> Next:
+        def after(prefix: str) -> str:
+            numbers = [int(p.name.removeprefix(prefix)) for p in index.glob(f"{prefix}*")]
+            return f"{prefix}{max(numbers, default=0) + 1:06d}"
+
+        return cls(after("seg-"), after("gen-"))
+
+
+def _reached(milestone: str, index: Path, names: Next, pid: int) -> bool:
+    segment = index / names.segment
     if milestone == "lock":
         return (index / ".writer.lock").read_bytes().strip() == str(pid).encode()
     if milestone == "current":
-        return (index / "CURRENT").read_text().strip() == generation
+        return (index / "CURRENT").read_text().strip() >= names.generation
     if milestone == "manifest":
-        return any(folder.glob("*manifest.json*"))
-    name = {"generation": "", "journal": "meta.sqlite-journal", "faiss": "dense.faiss", "lexical": "lexical"}
-    return (folder / name[milestone]).exists()
+        return (index / names.generation).exists()
+    name = {"segment": "", "journal": "meta.sqlite-journal", "faiss": "dense.faiss", "lexical": "lexical"}
+    return (segment / name[milestone]).exists()
 
 
-def _phase(index: Path, generation: str) -> str:
+def _phase(index: Path, names: Next) -> str:
     """How far the killed writer got, read from what it left (in the writer's order, last first)."""
-    folder = index / generation
-    if (index / "CURRENT").read_text().strip() == generation:
+    segment = index / names.segment
+    if (index / "CURRENT").read_text().strip() >= names.generation:
         return "after CURRENT flipped"
     if any(index.glob(".CURRENT.*.tmp")):
         return "writing CURRENT"
-    if not folder.exists():
-        return "before the new generation (start, reading, lock)"
+    if (index / names.generation).exists():
+        return "writing the generation manifest, fsync before CURRENT"
+    if not segment.exists():
+        return "before the new segment (start, reading, lock, embedding)"
     for pattern, phase in (
-        ("manifest.json", "fsync before CURRENT"),
-        (".manifest.json.*.tmp", "writing the manifest"),
+        ("manifest.json", "segment written, fsync"),
+        (".manifest.json.*.tmp", "writing the segment manifest"),
         ("lexical", "writing the lexical index"),
         ("dense.faiss", "writing FAISS"),
         ("meta.sqlite-journal", "SQLite transaction open"),
     ):
-        if any(folder.glob(pattern)):
+        if any(segment.glob(pattern)):
             return phase
-    return "generation copied, embedding"
+    return "segment started, writing"
 
 
-def kill_trial(base: Path, folder: Path, work: Path, trigger: float | str) -> str:
-    """Run `askbot index folder` on a copy of ``base`` in ``work`` and SIGKILL it at ``trigger``.
+def kill_trial(base: Path, command: list[str], work: Path, trigger: float | str) -> str:
+    """Run ``askbot command`` on a copy of ``base`` in ``work`` and SIGKILL it at ``trigger``.
 
     ``trigger`` is seconds after the start, or a milestone; returns the phase the writer died in.
     """
     copy_index(base, work)
     (work / ".writer.lock").write_bytes(b"")
-    generation = f"gen-{int(current_generation(work).name.removeprefix('gen-')) + 1:06d}"
+    names = Next.of(work)
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(
-            [*ASKBOT, "--index", str(work), "index", str(folder)], stdout=subprocess.DEVNULL, stderr=stderr
-        )
+        proc = subprocess.Popen([*ASKBOT, "--index", str(work), *command], stdout=subprocess.DEVNULL, stderr=stderr)
         started = time.monotonic()
         while proc.poll() is None:
             due = (
                 (time.monotonic() - started >= trigger)
                 if isinstance(trigger, float)
-                else (_reached(trigger, work, generation, proc.pid))
+                else (_reached(trigger, work, names, proc.pid))
             )
             if due:
                 proc.send_signal(signal.SIGKILL)
                 break
-            if isinstance(trigger, float) or not (work / generation).exists():
+            if isinstance(trigger, float) or not (work / names.segment).exists():
                 time.sleep(0.0005)  # near the commit: poll without sleeping, the writes take a millisecond or so
         proc.wait(timeout=300)
         stderr.seek(0)
         output = stderr.read().decode("utf-8", "replace")
     if proc.returncode == -signal.SIGKILL:
-        return _phase(work, generation)
+        return _phase(work, names)
     assert proc.returncode == 0 and "Traceback" not in output, output
     return "finished"
+
+
+def unreferenced(index: Path) -> list[str]:
+    """Generations beyond the kept ones, and segments no kept generation names: what a writer must sweep."""
+    generations = sorted(index.glob("gen-*"))
+    named = {str(s["name"]) for g in generations for s in Manifest.load(g).segments}
+    return [p.name for p in generations[:-2]] + sorted(p.name for p in index.glob("seg-*") if p.name not in named)
 
 
 def trial_plan(trials: int, seconds: float, seed: int = 6) -> list[float | str]:
@@ -234,7 +263,7 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
     failures, phases, states = [], [], []
     for number, trigger in enumerate(trial_plan(TRIALS, reference.seconds)):
         work = tmp_path / f"trial-{number}"
-        phase = kill_trial(kill_corpus.base, kill_corpus.new, work, trigger)
+        phase = kill_trial(kill_corpus.base, ["index", str(kill_corpus.new)], work, trigger)
         problems = []
         kb = askbot.open(work)
         if found := kb.check():
@@ -250,8 +279,8 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
             kb.add([kill_corpus.new])
             if not same_state(snapshot(work), reference.new) or kb.check():
                 problems.append("the next writer did not reach the new state")
-            if len(list(work.glob("gen-*"))) > 2:
-                problems.append(f"abandoned generations left: {sorted(p.name for p in work.glob('gen-*'))}")
+            if left := unreferenced(work):
+                problems.append(f"abandoned generations or segments left: {left}")
         phases.append(phase)
         states.append(name)
         record = {"trigger": trigger, "phase": phase, "state": name, "next_writer": number % 4 == 0}
@@ -267,31 +296,97 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
     assert sum(p not in ("finished", "after CURRENT flipped") for p in phases) >= len(phases) // 3, phases
 
 
-def _write_limit_cases(sizes: dict[str, int]) -> dict[str, int]:
-    """File-size limits that make one write of the commit fail part-way.
+@dataclass(frozen=True)
+class MergeReference:
+    base: Path  # an index of two segments, the first with tombstones (kill_corpus.base, then kill_corpus.new added)
+    state: tuple[Snapshot, dict[int, np.ndarray]]  # what it holds: the same before and after a merge
+    seconds: float  # one whole `askbot compact` run
+    sizes: dict[str, int]  # bytes of each file of the merged segment
 
-    The commit writes meta.sqlite (copy, then transaction), then dense.faiss, then the lexical files and the
-    manifest: each limit below is passed by every write before its target, and the target is the first to fail.
+
+@pytest.fixture(scope="session")
+def merge_reference(kill_corpus: KillCorpus, tmp_path_factory: pytest.TempPathFactory) -> MergeReference:
+    base = copy_index(kill_corpus.base, tmp_path_factory.mktemp("merge") / "base")
+    askbot.open(base).add([kill_corpus.new])
+    assert len(live_segments(base)) == 2 and any(s["dead"] for s in Manifest.load(current_generation(base)).segments)
+    merged = copy_index(base, base.parent / "merged")
+    started = time.monotonic()
+    proc = subprocess.run([*ASKBOT, "--index", str(merged), "compact"], capture_output=True, text=True, timeout=300)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0 and "compacted into 1 segment" in proc.stderr, proc.stderr
+    (segment,) = live_segments(merged)
+    sizes = {str(p.relative_to(segment)): p.stat().st_size for p in segment.rglob("*") if p.is_file()}
+    state = snapshot(base)
+    assert same_state(snapshot(merged), state)
+    return MergeReference(base, state, seconds, sizes)
+
+
+def test_sigkill_during_a_merge_leaves_the_index_whole(merge_reference: MergeReference, tmp_path: Path) -> None:
+    """`askbot compact` killed at any moment: the same articles, vectors and answers, in two segments or one."""
+    failures, phases = [], []
+    for number, trigger in enumerate(trial_plan(max(8, TRIALS // 2), merge_reference.seconds, seed=7)):
+        work = tmp_path / f"trial-{number}"
+        phase = kill_trial(merge_reference.base, ["compact"], work, trigger)
+        problems = []
+        kb = askbot.open(work)
+        if found := kb.check():
+            problems.append(f"check: {found}")
+        if not same_state(snapshot(work), merge_reference.state):
+            problems.append("the articles or vectors changed")
+        if len(live_segments(work)) not in (1, 2):
+            problems.append(f"segments: {live_segments(work)}")
+        if number % 4 == 0:  # the next merge is not blocked and sweeps what the killed one left
+            kb.compact()
+            if len(live_segments(work)) != 1 or not same_state(snapshot(work), merge_reference.state):
+                problems.append("the next merge did not finish")
+            if left := unreferenced(work):
+                problems.append(f"abandoned generations or segments left: {left}")
+        phases.append(phase)
+        record = {"trigger": trigger, "phase": phase, "merge": True, "survived": not problems, "problems": problems}
+        if LOG:
+            with open(LOG, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if problems:
+            failures.append(record)
+        shutil.rmtree(work)
+    assert not failures, failures
+    assert sum(p not in ("finished", "after CURRENT flipped") for p in phases) >= len(phases) // 3, phases
+
+
+def _write_limit(sizes: dict[str, int], case: str) -> int:
+    """A file-size limit that makes one write of the commit fail part-way.
+
+    A commit writes its segment's meta.sqlite (during the transaction), then dense.faiss, then the lexical files
+    and the manifests: each limit is passed by every write before its target, and the target is the first to fail.
     """
-    old_meta, new_meta, faiss = sizes["old/meta.sqlite"], sizes["new/meta.sqlite"], sizes["new/dense.faiss"]
-    assert old_meta < new_meta < faiss, sizes
-    return {
-        "copying meta.sqlite": old_meta // 2,
-        "SQLite commit": (old_meta + new_meta) // 2,
-        "FAISS write": (new_meta + faiss) // 2,
-        "FAISS write, last bytes": faiss - 16,  # FAISS's own writer ignored this failed final flush
-    }
+    meta, faiss = sizes["meta.sqlite"], sizes["dense.faiss"]
+    if case.endswith("SQLite commit"):
+        return meta // 2
+    assert meta < faiss - 16, sizes  # the merged segment's vectors outweigh its text
+    return (
+        (meta + faiss) // 2 if case.endswith("FAISS write") else faiss - 16
+    )  # last bytes: FAISS ignored a failed flush
 
 
-@pytest.mark.parametrize("case", ["copying meta.sqlite", "SQLite commit", "FAISS write", "FAISS write, last bytes"])
+WRITE_CASES = [
+    "index: SQLite commit",
+    "compact: SQLite commit",
+    "compact: FAISS write",
+    "compact: FAISS write, last bytes",
+]
+
+
+@pytest.mark.parametrize("case", WRITE_CASES)
 def test_a_write_failing_part_way_leaves_the_old_index(
-    kill_corpus: KillCorpus, reference: Reference, tmp_path: Path, case: str
+    kill_corpus: KillCorpus, reference: Reference, merge_reference: MergeReference, tmp_path: Path, case: str
 ) -> None:
-    """Disk full (here: a file-size limit) at a chosen byte of the commit: a message, and the old index intact."""
-    limit = _write_limit_cases(reference.sizes)[case]
-    work = copy_index(kill_corpus.base, tmp_path / "vectors")
+    """Disk full (here: a file-size limit) at a chosen byte of a commit or a merge: a message, the old index intact."""
+    merging = case.startswith("compact")
+    limit = _write_limit(merge_reference.sizes if merging else reference.sizes, case)
+    work = copy_index(merge_reference.base if merging else kill_corpus.base, tmp_path / "vectors")
+    command = ["compact"] if merging else ["index", str(kill_corpus.new)]
     proc = subprocess.run(
-        [*ASKBOT, "--index", str(work), "index", str(kill_corpus.new)],
+        [*ASKBOT, "--index", str(work), *command],
         capture_output=True,
         text=True,
         timeout=300,
@@ -299,9 +394,13 @@ def test_a_write_failing_part_way_leaves_the_old_index(
     )
     assert proc.returncode in (3, 4) and "Traceback" not in proc.stderr, proc.stderr
     assert "it is as it was" in proc.stderr or "File too large" in proc.stderr, proc.stderr
-    assert askbot.open(work).check() == [] and same_state(snapshot(work), reference.old)
-    askbot.open(work).add([kill_corpus.new])  # with room again, the next writer gets there
-    assert same_state(snapshot(work), reference.new)
+    before = merge_reference.state if merging else reference.old
+    assert askbot.open(work).check() == [] and same_state(snapshot(work), before)
+    if merging:  # with room again, the next writer gets there
+        assert askbot.open(work).compact().segments == 1 and same_state(snapshot(work), before)
+    else:
+        askbot.open(work).add([kill_corpus.new])
+        assert same_state(snapshot(work), reference.new)
 
 
 # --- one writer at a time; readers keep answering and see the new articles -----------------------------------
@@ -372,32 +471,33 @@ def test_readers_keep_answering_during_a_write_and_see_it_without_restart(index_
     assert answered >= 1
     answer = reader.ask(NEW_QUESTION, k=1)  # the same KnowledgeBase, no restart
     assert answer.found and answer.excerpts[0].citation.article_id == "museum-1"
-    assert reader.info()["articles"] == 26 and reader.check() == []
+    assert reader.info().articles == 26 and reader.check() == []
 
 
 def test_a_long_running_knowledge_base_follows_another_ones_writes(index_copy: Path, tmp_path: Path) -> None:
     bot, admin = askbot.open(index_copy), askbot.open(index_copy)
     assert bot.ask(SEED_QUESTION).found
-    first = bot.reader.generation
+    first = index_copy / bot.info().generation
     admin.add([_new_article_file(tmp_path / "more")])
     assert bot.ask(NEW_QUESTION, k=1).excerpts[0].citation.article_id == "museum-1"
     assert admin.remove([SEED_ID]) == [SEED_ID]
     assert not first.exists()  # two commits later, the generation the bot first read is swept away
     assert SEED_ID not in [e.citation.article_id for e in bot.ask(SEED_QUESTION, k=5).excerpts]
-    assert bot.info()["articles"] == 25 and bot.check() == []
+    assert bot.info().articles == 25 and bot.check() == []
 
 
 # --- damaged files: `askbot check` (and `ask`) say so and how to repair, exit 3, never crash -------------------
 
 TARGETS = (
     "CURRENT",
-    "manifest.json",
-    "meta.sqlite",
-    "dense.faiss",
-    "lexical/tokens.npy",
-    "lexical/vocab.sqlite",
-    "lexical/bm25/params.index.json",
-    "lexical/bm25/data.csc.index.npy",
+    "manifest.json",  # the generation's: its segments and tombstones
+    "seg/manifest.json",
+    "seg/meta.sqlite",
+    "seg/dense.faiss",
+    "seg/lexical/tokens.npy",
+    "seg/lexical/vocab.sqlite",
+    "seg/lexical/bm25/params.index.json",
+    "seg/lexical/bm25/data.csc.index.npy",
 )
 
 
@@ -414,7 +514,11 @@ def damage(path: Path, how: str, seed: int = 0) -> None:
 
 
 def _target(index: Path, name: str) -> Path:
-    return index / name if name == "CURRENT" else current_generation(index) / name
+    if name == "CURRENT":
+        return index / name
+    if name.startswith("seg/"):
+        return live_segments(index)[0] / name.removeprefix("seg/")
+    return current_generation(index) / name
 
 
 def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
@@ -437,7 +541,7 @@ def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
 def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_index: Path) -> None:
     """`check` on every damaged file, `ask` on three truncated ones: each in its own process (a segfault shows)."""
     cases = [(name, how, "check") for name in TARGETS for how in ("truncated", "garbled")]
-    cases += [(name, "truncated", "ask") for name in ("meta.sqlite", "dense.faiss", "lexical/tokens.npy")]
+    cases += [(name, "truncated", "ask") for name in ("seg/meta.sqlite", "seg/dense.faiss", "seg/lexical/tokens.npy")]
     with ThreadPoolExecutor(max_workers=3) as pool:
         failures = [f for f in pool.map(lambda case: _damaged_run(built_index, case), cases) if f]
     assert not failures, "\n\n".join(failures)
@@ -445,8 +549,9 @@ def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_inde
 
 @pytest.fixture(scope="module")
 def generation_bytes(built_index: Path) -> dict[str, bytes]:
-    generation = current_generation(built_index)
-    return {str(p.relative_to(generation)): p.read_bytes() for p in generation.rglob("*") if p.is_file()}
+    """The files of the built index's one segment."""
+    (segment,) = live_segments(built_index)
+    return {str(p.relative_to(segment)): p.read_bytes() for p in segment.rglob("*") if p.is_file()}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -469,18 +574,20 @@ def test_any_damage_to_a_tracked_file_is_caught_and_nothing_else_is_raised(
         damaged[at : at + len(junk)] = junk
     assume(bytes(damaged) != original)
     with tempfile.TemporaryDirectory() as folder:
-        generation = Path(folder) / "gen-000001"
+        folder_path = Path(folder) / "seg-000001"
         for rel, raw in generation_bytes.items():
-            (generation / rel).parent.mkdir(parents=True, exist_ok=True)
-            (generation / rel).write_bytes(bytes(damaged) if rel == name else raw)
+            (folder_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder_path / rel).write_bytes(bytes(damaged) if rel == name else raw)
         try:
-            reader = IndexReader(generation)
+            segment = Segment(folder_path)
         except IndexCorrupt:
             return
         try:
-            assert reader.verify() != []
+            problems: list[str] = []
+            segment.verify(problems)
+            assert problems != []
         finally:
-            reader.close()
+            segment.close()
 
 
 # --- nothing on disk is ever unpickled -----------------------------------------------------------------------
@@ -532,7 +639,7 @@ class _Payload:
 @pytest.mark.parametrize("name", ["lexical/pids.npy", "lexical/tokens.npy", "lexical/bm25/data.csc.index.npy"])
 def test_a_crafted_object_array_is_refused_not_executed(index_copy: Path, tmp_path: Path, name: str) -> None:
     marker = tmp_path / "executed"
-    generation = current_generation(index_copy)
+    (generation,) = live_segments(index_copy)  # the segment holding the file
     path = generation / name
     np.save(path, np.array([_Payload(marker), 1], dtype=object), allow_pickle=True)
     np.load(path, allow_pickle=True)  # the payload is live: loading it with pickles allowed runs it
@@ -552,7 +659,7 @@ def test_a_schema_that_no_longer_decodes_is_reported_corrupt(built_index: Path, 
     """A byte of the SQLite schema text turned into invalid UTF-8: sqlite3 raises UnicodeDecodeError, not an error
     of its own (found by the property test above)."""
     copy = copy_index(built_index, tmp_path / "vectors")
-    meta = current_generation(copy) / "meta.sqlite"
+    meta = live_segments(copy)[0] / "meta.sqlite"
     raw = bytearray(meta.read_bytes())
     at = raw.index(b"CREATE TABLE articles") + len(b"CREATE ")
     raw[at] = 0x80

@@ -243,3 +243,49 @@ def test_rebuild_starts_over(backend, tmp_path):
     write(backend, loc, "a3", rebuild=True)
     reader = reader_of(backend, loc)
     assert set(reader.content_hashes()) == {"a3"} and reader.info().passages == 2
+
+
+def test_passage_ids_lists_every_live_passage(backend, tmp_path):
+    loc = backend.location(tmp_path)
+    write(backend, loc, "a1", "a2", "a3")
+    write(backend, loc, remove=("a2",))
+    reader = reader_of(backend, loc)
+    ids = reader.passage_ids()
+    assert ids.tolist() == sorted(ids.tolist()) and len(ids) == reader.info().passages == 4
+    assert {p.article_id for p in reader.passages(ids.tolist()).values()} == {"a1", "a3"}
+
+
+A4 = "ارتفعت أسعار الذهب في الرباط. وتراجع النفط قليلا."
+
+
+def test_many_commits_rank_exactly_like_one(backend, tmp_path):
+    """Writes spread over commits (with an update and a removal) score exactly like the same articles written at
+    once: BM25's statistics cover what is live, not how it was written."""
+    parts, whole = backend.location(tmp_path / "parts"), backend.location(tmp_path / "whole")
+    a1 = "نص جديد عن أسعار النفط في بغداد. والمنتخب فاز على نظيره."
+    write(backend, parts, "a1")
+    write(backend, parts, "a2", "a3")
+    with backend.open_writer(parts, manifest()) as w:
+        w.upsert(*item("a1", a1))
+        w.upsert(*item("a4", A4))
+        w.remove(["a3"])
+        w.commit()
+    with backend.open_writer(whole, manifest()) as w:
+        w.upsert(*item("a2"))
+        w.upsert(*item("a1", a1))
+        w.upsert(*item("a4", A4))
+        w.commit()
+
+    def ranked(reader: StoreReader, question: str) -> list[object]:
+        names = {pid: (p.article_id, p.ordinal) for pid, p in reader.passages(reader.passage_ids().tolist()).items()}
+        terms = lexical_terms(question)
+        lexical = reader.lexical_search(terms, 10)
+        dense = reader.dense_search(item("a4", A4)[2][0], 10)
+        return [
+            sorted((round(-float(s), 5), names[int(i)]) for s, i in zip(*lexical, strict=True)),
+            sorted((round(-float(s), 5), names[int(i)]) for s, i in zip(*dense, strict=True)),
+            {t: round(v, 5) for t, v in reader.idf(terms).items()},
+        ]
+
+    for question in ("أسعار النفط في بغداد", "المنتخب والذهب", "الرباط"):
+        assert ranked(reader_of(backend, parts), question) == ranked(reader_of(backend, whole), question)

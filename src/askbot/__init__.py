@@ -1,10 +1,10 @@
 """askbot: answers questions about Arabic news articles with cited Arabic excerpts.
 
-    >>> import askbot
-    >>> kb = askbot.open("vectors/")          # an index folder (created on first add)
-    >>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
-    >>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
-    >>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
+>>> import askbot
+>>> kb = askbot.open("vectors/")          # an index folder (created on first add)
+>>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
+>>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
+>>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
 """
 
 import os
@@ -15,7 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 from askbot.config import Settings  # noqa: E402
 from askbot.kb import IndexReport, KnowledgeBase, open  # noqa: E402
 from askbot.retrieval import Filters  # noqa: E402
-from askbot.types import Answer, Article, Citation, Excerpt, Passage  # noqa: E402
+from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch  # noqa: E402
+from askbot.types import Answer, Article, Citation, Excerpt, IndexInfo, Passage  # noqa: E402
 
 __all__ = [
     "Answer",
@@ -23,6 +24,10 @@ __all__ = [
     "Citation",
     "Excerpt",
     "Filters",
+    "IndexBusy",
+    "IndexCorrupt",
+    "IndexInfo",
+    "IndexMismatch",
     "IndexReport",
     "KnowledgeBase",
     "Passage",

@@ -1,4 +1,4 @@
-"""The CLI face: askbot index | ask | chat | info | remove | check (thin over askbot.kb)."""
+"""The CLI face: askbot index | ask | chat | info | remove | compact | check (thin over askbot.kb)."""
 
 from __future__ import annotations
 
@@ -7,72 +7,21 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from askbot import present
 from askbot.config import Settings
-from askbot.kb import KnowledgeBase, Progress
+from askbot.kb import KnowledgeBase
+from askbot.progress import EXIT_INDEX, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, progress_bar, progress_lines  # noqa: F401  # noqa: F401
+from askbot.progress import index_with_progress as _index
+from askbot.progress import say as _say
 from askbot.retrieval import METHODS, Filters
-from askbot.store.lock import IndexBusy
-from askbot.store.manifest import IndexCorrupt, IndexMismatch
-
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_INDEX, EXIT_INPUT = 0, 1, 2, 3, 4
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
-    """A tqdm bar (counts and rate) fed with (done, total); a line a minute when stderr is a log, not a terminal."""
-    if not sys.stderr.isatty():
-        return progress_lines(desc, unit), lambda: None
-    from tqdm import tqdm
-
-    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return update, bar.close
-
-
-def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> Progress:
-    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left."""
-    started = time.monotonic()
-    last = [started]
-
-    def update(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < every_s or not total:
-            return
-        last[0] = now
-        rate = done / max(now - started, 1e-9)
-        left = f", ~{(total - done) / rate / 60:.0f} min left" if rate and done < total else ""
-        _say(f"{desc}: {done:,}/{total:,} {unit}s ({done / total:.0%}), {rate:.1f}/s{left}")
-
-    return update
+from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch
 
 
 def _kb(args: argparse.Namespace) -> KnowledgeBase:
     return KnowledgeBase(Settings.from_env(index=args.index, model=args.model))
-
-
-def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
-    update, close = progress_bar("embedding", unit="article")
-    try:
-        report = kb.add(paths, rebuild=rebuild, mapping=mapping, progress=update)
-    finally:
-        close()
-    for problem in report.problems[:50]:
-        _say(f"skipped {problem.origin}: {problem.reason}")
-    if len(report.problems) > 50:
-        _say(f"... and {len(report.problems) - 50} more skipped")
-    _say(report.summary())
-    nothing_read = not (report.added or report.updated or report.unchanged)
-    return EXIT_INPUT if nothing_read and report.problems else EXIT_OK
 
 
 def _ensure_built(kb: KnowledgeBase) -> None:
@@ -124,7 +73,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     kb = _kb(args)
     _ensure_built(kb)
-    kb.encoder.encode_queries(["warm up"])
+    kb.warm_up()
     _say("askbot chat — اكتب سؤالك (Ctrl-D للخروج / Ctrl-D to quit)")
     while True:
         try:
@@ -139,7 +88,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = _kb(args).info()
+    info = asdict(_kb(args).info())
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
     else:
@@ -153,6 +102,12 @@ def cmd_remove(args: argparse.Namespace) -> int:
     missing = sorted(set(args.ids) - set(removed))
     _say(f"removed {len(removed)} article(s)" + (f"; not indexed: {', '.join(missing)}" if missing else ""))
     return EXIT_OK if removed or not missing else EXIT_INPUT
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    info = _kb(args).compact()
+    _say(f"compacted into {info.segments} segment(s): {info.articles} articles, {info.passages} passages")
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -193,8 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
     p.add_argument("paths", nargs="*")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
-    p.add_argument("--relex", action="store_true",
-                   help="re-tokenize stored passages after a change of text rules (no re-embedding)")
+    p.add_argument(
+        "--relex",
+        action="store_true",
+        help="re-tokenize stored passages after a change of text rules (no re-embedding)",
+    )
     p.add_argument(
         "--map",
         action="append",
@@ -219,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", parents=[common], help="delete articles by id")
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("compact", parents=[common], help="merge the index's segments into one (reclaims deletions)")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("check", parents=[common], help="verify the index: checksums, counts, ids")
     p.set_defaults(func=cmd_check)
@@ -247,7 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
-        if isinstance(exc, sqlite3.OperationalError) and args.command in ("index", "remove"):  # disk full, I/O error
+        if isinstance(exc, sqlite3.OperationalError) and args.command in (
+            "index",
+            "remove",
+            "compact",
+        ):  # disk full, I/O error
             _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
             return EXIT_INDEX
         if isinstance(exc, sqlite3.DatabaseError):  # a damaged meta.sqlite the reader's first query did not catch

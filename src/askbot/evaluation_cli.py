@@ -11,7 +11,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from askbot.cli import EXIT_OK, _index, _say, progress_bar
 from askbot.config import Settings
 from askbot.evaluation import (
     METHOD_ORDER,
@@ -26,6 +25,9 @@ from askbot.evaluation import (
     sample_lines,
 )
 from askbot.kb import KnowledgeBase
+from askbot.progress import EXIT_OK, progress_bar
+from askbot.progress import index_with_progress as _index
+from askbot.progress import say as _say
 from askbot.retrieval import METHODS
 
 

@@ -76,6 +76,7 @@ class IndexInfo:
     chunking: str = ""
     built: str = ""  # ISO 8601 time of the last commit, "" for an empty index
     generation: str = ""
+    segments: int = 0  # parts the backend keeps the index in (local: live segments; merged by `askbot compact`)
 
 
 @dataclass(frozen=True)

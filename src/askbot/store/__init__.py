@@ -1,19 +1,22 @@
-"""vectors/ on disk: committed generations of (FAISS + SQLite + manifest) behind an atomic CURRENT pointer.
+"""vectors/ on disk: immutable segments, and the committed index manifest naming the live ones behind CURRENT.
 
 Layout::
 
     vectors/
       CURRENT            name of the committed generation, replaced atomically (os.replace)
       .writer.lock       flock'd by the one writer; holds its PID
-      gen-000007/
-        manifest.json    model, normalizer, counts, sizes and sha256 of the files below
-        meta.sqlite      articles (full text) and passages (character offsets)
-        dense.faiss      IndexIDMap2(IndexFlatIP) of passage vectors, ids = passage ids
-        lexical.npz      BM25 term-frequency matrix (see askbot.store.lexical)
+      gen-000009/
+        manifest.json    model, normalizer, counts; the live segments, each with its tombstones (deleted articles)
+      seg-000004/        a segment (askbot.store.segment): manifest.json, meta.sqlite, dense.faiss, lexical/
+      seg-000008/        ... one per commit that wrote articles, until merged
 
-A writer copies the current generation into a new folder, changes it, writes its manifest, fsyncs,
-then flips CURRENT. A crash at any moment leaves CURRENT naming a whole generation; readers never see
-half a write and keep answering from their generation while a writer works.
+A commit writes only what is new: one segment of the articles it added (fsynced), then a generation folder
+whose manifest names the live segments and the articles deleted from each, then flips CURRENT. A crash at any
+moment leaves CURRENT naming a whole generation whose segments are all whole; readers never see half a write
+and keep answering from their generation while a writer works. Merges (automatic past
+``index.MAX_SEGMENTS``, or ``askbot compact``) write one segment of the live rows of several and commit the
+same way. An index of the first format (a generation folder holding the files of one segment) is read as one
+segment; its first write migrates it (one merge of it into a segment).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from askbot.store.lock import IndexBusy, WriterLock
-from askbot.store.manifest import IndexCorrupt, IndexMismatch, Manifest, write_atomic
+from askbot.store.manifest import MANIFEST, IndexCorrupt, IndexMismatch, Manifest, write_atomic
 
 __all__ = [
     "IndexBusy",
@@ -33,6 +36,7 @@ __all__ = [
     "WriterLock",
     "current_generation",
     "new_generation",
+    "new_segment",
     "commit_generation",
     "sweep_generations",
 ]
@@ -60,9 +64,9 @@ def current_generation(index_dir: Path) -> Path | None:
     return path
 
 
-def _generation_number(path: Path) -> int:
+def _generation_number(path: Path, prefix: str = "gen-") -> int:
     try:
-        return int(path.name.removeprefix("gen-"))
+        return int(path.name.removeprefix(prefix))
     except ValueError:
         return -1
 
@@ -76,11 +80,18 @@ def new_generation(index_dir: Path) -> Path:
     return path
 
 
+def new_segment(index_dir: Path) -> Path:
+    """The path of a new segment folder numbered after every existing one (not created)."""
+    numbers = [_generation_number(p, "seg-") for p in index_dir.glob("seg-*")]
+    return index_dir / f"seg-{max(numbers, default=0) + 1:06d}"
+
+
 def commit_generation(index_dir: Path, generation: Path) -> None:
     """Make ``generation`` the current one: fsync its files, then flip CURRENT atomically."""
     for path in sorted(generation.rglob("*"), key=lambda p: -len(p.parts)):  # files before their folders
         _fsync(path)
     _fsync(generation)
+    _fsync(index_dir)  # the new segment folders' entries
     write_atomic(index_dir / CURRENT, generation.name.encode("ascii"))
     _fsync(index_dir)
 
@@ -94,12 +105,23 @@ def _fsync(path: Path) -> None:
 
 
 def sweep_generations(index_dir: Path) -> None:
-    """Remove abandoned and old generations (call only while holding the writer lock)."""
+    """Remove abandoned and old generations, and the segments no kept generation names (call only while holding
+    the writer lock)."""
     current = current_generation(index_dir)
     if current is None:
         return
     older = sorted((p for p in index_dir.glob("gen-*") if p != current), key=_generation_number)
-    keep = [p for p in older if _generation_number(p) < _generation_number(current)][-KEEP_OLD:]
+    whole = [p for p in older if _generation_number(p) < _generation_number(current) and (p / MANIFEST).is_file()]
+    keep = [current, *whole[-KEEP_OLD:]]  # a folder without its manifest is a writer killed before it wrote one
     for path in older:
         if path not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+    live: set[str] = set()
+    for generation in keep:
+        try:
+            live.update(str(s["name"]) for s in Manifest.load(generation).segments)
+        except IndexCorrupt:
+            return  # a generation one cannot read: keep every segment
+    for path in index_dir.glob("seg-*"):
+        if path.name not in live:
             shutil.rmtree(path, ignore_errors=True)

@@ -21,6 +21,10 @@ class StoreReader(Protocol):
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]: ...
 
+    def passage_ids(self) -> np.ndarray:
+        """Every indexed passage id, ascending (what a benchmark or a consistency check walks)."""
+        ...
+
     def articles(self, ids: Sequence[str]) -> dict[str, Article]: ...
 
     def content_hashes(self) -> dict[str, str]: ...
@@ -82,4 +86,13 @@ class StoreWriter(Protocol):
 
     def commit(self) -> IndexInfo:
         """Make everything written visible to new readers, atomically."""
+        ...
+
+    def relex(self) -> int:
+        """Re-tokenize every stored passage from its text (the text rules changed), keep the vectors, and commit;
+        returns the number of passages."""
+        ...
+
+    def compact(self) -> IndexInfo:
+        """Reclaim what deletions and many small writes left (local: merge every segment into one), and commit."""
         ...

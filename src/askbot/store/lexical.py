@@ -1,20 +1,15 @@
-"""BM25 over askbot's own Arabic tokens (bm25s scores, plain .npy/.json files, memory-mappable).
+"""A segment's lexical index: each passage's terms as ids, and the term frequencies BM25 is computed from.
 
-bm25s cannot add documents to a built index, so each generation keeps the tokenized corpus as
-token ids (``tokens.npy`` + ``offsets.npy``, one row per passage, ``pids.npy`` naming the passage)
-and rebuilds the score matrix from ids on commit: no passage is ever tokenized twice.
-
-Writers build the score matrix with numpy (:func:`score_matrix`: bm25s's "lucene" scores and file layout, 3.9 s
-at 100k passages where bm25s's per-passage loop took 16 s; ``_build`` keeps bm25s as the reference the tests
-compare with); readers only sum columns of the saved score matrix (``bm25/*.csc.index.npy``,
-term-major: column ``t`` holds the BM25 weight of term ``t`` in each passage), which needs neither
-bm25s nor scipy, so a cold ``askbot ask`` does not pay for importing them.
+Files (under a segment's ``lexical/``, plain .npy/.sqlite/.json, memory-mappable): ``vocab.sqlite`` (term -> id,
+:mod:`askbot.store.vocabulary`), ``tokens.npy`` + ``offsets.npy`` (term ids of each passage, one row per passage,
+``pids.npy`` naming it, ascending) and ``bm25/`` (term-major matrix of frequencies, :class:`bm25.ColumnMatrix`).
+The token rows are what a merge or a re-tokenization reads: no passage is ever tokenized twice. Scoring over
+all live segments with summed statistics is the reader's (:mod:`askbot.store.index`), the formulas
+:mod:`askbot.store.bm25`'s.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -22,7 +17,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from askbot.arabic import NORMALIZER_VERSION
+from askbot.store import bm25
 from askbot.store.manifest import IndexCorrupt
+from askbot.store.vocabulary import VOCAB, StoredVocabulary, save_vocabulary
 
 if TYPE_CHECKING:
     import bm25s
@@ -32,118 +29,9 @@ if TYPE_CHECKING:
 LEXICAL_FORMAT = 2  # 1: vocab.json; 2: vocab.sqlite
 TEXT_VERSION = f"{NORMALIZER_VERSION}+bigrams.{LEXICAL_FORMAT}"
 
-K1, B = 1.2, 0.75
-
-
-def score_matrix(tokens: np.ndarray, offsets: np.ndarray, vocab_size: int) -> tuple[np.ndarray, ...]:
-    """bm25s's term-major CSC matrix of BM25 ("lucene") weights, as (data, indices, indptr), from token ids.
-
-    Like ``_build``, a passage without tokens gets one token of id ``vocab_size`` (the "empty" term).
-    """
-    lengths = np.diff(offsets)
-    docs = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    terms = np.asarray(tokens, dtype=np.int64)
-    empty = np.flatnonzero(lengths == 0)
-    if len(empty):
-        docs = np.concatenate([docs, empty])
-        terms = np.concatenate([terms, np.full(len(empty), vocab_size, np.int64)])
-        lengths = np.maximum(lengths, 1)
-    n_docs, n_terms = len(lengths), vocab_size + 1
-    pairs, tf = np.unique(terms * n_docs + docs, return_counts=True)  # sorted by term, then passage
-    term, doc = np.divmod(pairs, n_docs)
-    df = np.bincount(term, minlength=n_terms)
-    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-    norm = (K1 * ((1 - B) + B * lengths / lengths.mean())).astype(np.float32)
-    tf = tf.astype(np.float32)
-    data = idf[term] * (tf / (norm[doc] + tf))
-    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
-    return data.astype(np.float32), doc.astype(np.int32), indptr
-
-
-def write_score_matrix(directory: Path, tokens: np.ndarray, offsets: np.ndarray, vocab_size: int) -> None:
-    """Save the score matrix in bm25s's file names; the vocabulary is ``../vocab.sqlite``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, array in zip(ScoreMatrix.FILES, score_matrix(tokens, offsets, vocab_size), strict=True):
-        np.save(directory / f"{name}.csc.index.npy", array)
-    params = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene"}
-    params |= {"dtype": "float32", "int_dtype": "int32", "num_docs": len(offsets) - 1, "backend": "numpy"}
-    (directory / "params.index.json").write_text(json.dumps(params, indent=4), encoding="utf-8")
-
-
-class ScoreMatrix:
-    """bm25s's saved term-major CSC score matrix, read as three arrays."""
-
-    FILES = ("data", "indices", "indptr")
-
-    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, num_docs: int) -> None:
-        self.data, self.indices, self.indptr, self.num_docs = data, indices, indptr, num_docs
-
-    @classmethod
-    def load(cls, directory: Path, mmap: bool) -> ScoreMatrix:
-        mode: Literal["r"] | None = "r" if mmap else None
-        data, indices, indptr = (
-            np.load(directory / f"{name}.csc.index.npy", mmap_mode=mode, allow_pickle=False) for name in cls.FILES
-        )
-        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
-        return cls(data, indices, indptr, num_docs=int(params["num_docs"]))
-
-    def scores(self, term_ids: Sequence[int]) -> np.ndarray:
-        out = np.zeros(self.num_docs, dtype=np.float32)
-        for t in term_ids:
-            start, end = int(self.indptr[t]), int(self.indptr[t + 1])
-            out += np.bincount(self.indices[start:end], weights=self.data[start:end], minlength=self.num_docs)
-        return out
-
-    def document_frequency(self, term_id: int) -> int:
-        return int(self.indptr[term_id + 1] - self.indptr[term_id])
-
-
-VOCAB = "vocab.sqlite"
-
-
-class StoredVocabulary:
-    """Term -> id, read from ``vocab.sqlite`` one lookup at a time.
-
-    At the whole news corpus the vocabulary (words and word pairs) holds millions of terms: parsing it
-    whole would cost seconds of every cold ``askbot ask``; a question needs a dozen indexed lookups.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-        self._db.execute("SELECT id FROM terms LIMIT 1").fetchall()  # a damaged header fails here, not mid-answer
-
-    def get(self, term: str, default: int | None = None) -> int | None:
-        row = self._db.execute("SELECT id FROM terms WHERE term = ?", (term,)).fetchone()
-        return int(row[0]) if row else default
-
-    def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and self.get(term) is not None
-
-    def __getitem__(self, term: str) -> int:
-        tid = self.get(term)
-        if tid is None:
-            raise KeyError(term)
-        return tid
-
-    def __len__(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM terms").fetchone()[0])
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self._db.execute("SELECT term, id FROM terms"))
-
-
-def save_vocabulary(vocab: dict[str, int], path: Path) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.execute("CREATE TABLE terms (term TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
-        db.executemany("INSERT INTO terms VALUES (?, ?)", vocab.items())
-        db.commit()
-    finally:
-        db.close()
-
 
 class LexicalIndex:
-    """Token ids per passage plus the BM25 score matrix built from them."""
+    """Token ids per passage (rows in ascending passage id) plus the frequency matrix built from them."""
 
     def __init__(
         self,
@@ -151,18 +39,21 @@ class LexicalIndex:
         tokens: np.ndarray,
         offsets: np.ndarray,
         pids: np.ndarray,
-        matrix: ScoreMatrix | None = None,
+        matrix: bm25.ColumnMatrix | None = None,
     ) -> None:
         self.vocab = vocab
         self.tokens = tokens
         self.offsets = offsets
         self.pids = pids
         self.matrix = matrix
-        self._built: bm25s.BM25 | None = None
 
     @classmethod
     def empty(cls) -> LexicalIndex:
         return cls({}, np.empty(0, np.int32), np.zeros(1, np.int64), np.empty(0, np.int64))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
 
     # ---- writing -------------------------------------------------------------------------------
     def _writable_vocab(self) -> dict[str, int]:
@@ -171,7 +62,7 @@ class LexicalIndex:
         return self.vocab
 
     def add(self, pids: Sequence[int], term_lists: Sequence[Sequence[str]]) -> None:
-        """Add passages by their lexical terms (``askbot.arabic.lexical_terms`` of each passage's text)."""
+        """Add passages (ids above every stored one) by their lexical terms (``askbot.arabic.lexical_terms``)."""
         vocab = self._writable_vocab()
         rows = []
         for terms in term_lists:
@@ -188,23 +79,58 @@ class LexicalIndex:
         self.pids = np.concatenate([self.pids, np.asarray(pids, np.int64)])
         self.matrix = None
 
+    def keep(self, rows: np.ndarray) -> LexicalIndex:
+        """A new index of the rows ``rows`` (indices, in the order given) of this one, same vocabulary."""
+        lengths = self.lengths[rows]
+        starts = self.offsets[:-1][rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
+        return LexicalIndex(self.vocab, np.asarray(self.tokens)[gather], offsets, self.pids[rows])
+
     def remove(self, pids: Sequence[int]) -> None:
         if not len(pids) or not len(self.pids):
             return
         keep = ~np.isin(self.pids, np.asarray(pids, np.int64))
-        if keep.all():
-            return
-        lengths = np.diff(self.offsets)
-        token_keep = np.repeat(keep, lengths)
-        self.tokens = self.tokens[token_keep]
-        self.offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
-        self.pids = self.pids[keep]
-        self.matrix = None
+        if not keep.all():
+            kept = self.keep(np.flatnonzero(keep))
+            self.tokens, self.offsets, self.pids, self.matrix = kept.tokens, kept.offsets, kept.pids, None
+
+    @classmethod
+    def merged(cls, parts: Sequence[tuple[LexicalIndex, np.ndarray]]) -> LexicalIndex:
+        """One index of the rows ``mask`` keeps of each part, in one vocabulary, rows by ascending passage id."""
+        vocab: dict[str, int] = {}
+        tokens, lengths, pids = [], [], []
+        for part, mask in parts:
+            kept = part.keep(np.flatnonzero(mask))
+            if not len(kept.pids):
+                continue
+            source = part.vocab.as_dict() if isinstance(part.vocab, StoredVocabulary) else part.vocab
+            remap = np.zeros(max(source.values(), default=-1) + 1, np.int32)
+            for term, tid in source.items():
+                new = vocab.get(term)
+                if new is None:
+                    new = vocab[term] = len(vocab)
+                remap[tid] = new
+            tokens.append(remap[np.asarray(kept.tokens, np.int64)])
+            lengths.append(kept.lengths)
+            pids.append(kept.pids)
+        if not pids:
+            return cls.empty()
+        all_lengths = np.concatenate(lengths)
+        joined = cls(
+            vocab,
+            np.concatenate(tokens).astype(np.int32),
+            np.concatenate([[0], np.cumsum(all_lengths)]).astype(np.int64),
+            np.concatenate(pids),
+        )
+        order = np.argsort(joined.pids, kind="stable")
+        return joined if np.array_equal(order, np.arange(len(order))) else joined.keep(order)
 
     def _build(self) -> bm25s.BM25:
+        """The same passages indexed by bm25s: the reference the tests compare the weights with."""
         import bm25s
 
-        retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
+        retriever = bm25s.BM25(k1=bm25.K1, b=bm25.B, method="lucene")
         empty_id = len(self.vocab)  # every passage gets one "empty" token so none has length 0
         vocab = {**self._writable_vocab(), "": empty_id}
         rows = np.split(self.tokens, self.offsets[1:-1]) if len(self.pids) else []
@@ -214,12 +140,13 @@ class LexicalIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / "tokens.npy", self.tokens)
+        np.save(directory / "tokens.npy", np.asarray(self.tokens, np.int32))
         np.save(directory / "offsets.npy", self.offsets)
         np.save(directory / "pids.npy", self.pids)
         save_vocabulary(self._writable_vocab(), directory / VOCAB)
         if len(self.pids):
-            write_score_matrix(directory / "bm25", self.tokens, self.offsets, len(self.vocab))
+            arrays = bm25.tf_matrix(self.tokens, self.offsets, len(self.vocab))
+            bm25.ColumnMatrix.save(directory / "bm25", arrays, len(self.pids))
 
     # ---- reading -------------------------------------------------------------------------------
     @classmethod
@@ -231,56 +158,46 @@ class LexicalIndex:
             tokens = np.load(directory / "tokens.npy", mmap_mode=mode, allow_pickle=False)
             offsets = np.load(directory / "offsets.npy", allow_pickle=False)
             pids = np.load(directory / "pids.npy", allow_pickle=False)
-            matrix = ScoreMatrix.load(directory / "bm25", mmap) if len(pids) else None
+            matrix = bm25.ColumnMatrix.load(directory / "bm25", mmap) if len(pids) else None
         except Exception as exc:  # a garbled .npy header or bm25s file fails in many ways (EOFError, TokenError, ...)
             raise IndexCorrupt(f"the lexical index in {directory} is unreadable ({type(exc).__name__}: {exc})") from exc
         if len(offsets) != len(pids) + 1 or (matrix is not None and matrix.num_docs != len(pids)):
             raise IndexCorrupt(f"the lexical index in {directory} is inconsistent (offsets vs passages)")
+        if offsets.dtype.kind not in "iu" or pids.dtype.kind not in "iu" or tokens.dtype.kind not in "iu":
+            raise IndexCorrupt(f"the lexical index in {directory} holds arrays of the wrong type")
         return cls(vocab, tokens, offsets, pids, matrix)
 
-    def scores(self, terms: Sequence[str], allowed: Sequence[int] | np.ndarray | None = None) -> np.ndarray | None:
-        """BM25 score of every passage (row order of ``pids``) for lexical ``terms``, or None when none is indexed."""
-        if self.matrix is None or not len(self.pids):
-            return None
-        qids = sorted({tid for t in terms if (tid := self.vocab.get(t)) is not None})
-        if not qids:
-            return None
-        scores = self.matrix.scores(qids)
-        if allowed is not None:
-            scores *= np.isin(self.pids, np.asarray(allowed, np.int64))
-        return scores
+    def term_ids(self, terms: Sequence[str]) -> list[tuple[str, int]]:
+        """(term, id) of the distinct ``terms`` this segment holds, by term (one summing order for every segment)."""
+        wanted = sorted(set(terms))
+        if isinstance(self.vocab, StoredVocabulary):
+            found = self.vocab.ids_of(wanted)
+            return [(t, found[t]) for t in wanted if t in found]
+        return [(t, tid) for t in wanted if (tid := self.vocab.get(t)) is not None]
 
-    def scores_of(self, scores: np.ndarray | None, pids: np.ndarray) -> np.ndarray:
-        """Pick the scores of given passage ids out of ``scores()`` (pids are kept sorted ascending)."""
-        if scores is None or not len(pids):
-            return np.zeros(len(pids), np.float32)
-        rows = np.clip(np.searchsorted(self.pids, pids), 0, len(self.pids) - 1)
-        return np.where(self.pids[rows] == pids, scores[rows], 0.0).astype(np.float32)
+    def scores(
+        self, term_ids: Sequence[tuple[str, int]], idf_of: dict[str, float], norm: np.ndarray | None
+    ) -> np.ndarray:
+        """BM25 score of every row for the query terms, with the collection's ``idf_of`` and length ``norm``s
+        (``norm`` None: the matrix holds first-format weights, summed as they are)."""
+        out = np.zeros(len(self.pids), dtype=np.float32)
+        if self.matrix is None:
+            return out
+        for term, tid in term_ids:
+            rows, values = self.matrix.column(tid)
+            if norm is not None:
+                tf = values.astype(np.float32)
+                values = np.float32(idf_of[term]) * (tf / (norm[rows] + tf))
+            out += np.bincount(rows, weights=values, minlength=len(self.pids)).astype(np.float32)
+        return out
 
-    def search(
-        self, terms: Sequence[str], k: int, allowed: Sequence[int] | np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, pids) with a positive BM25 score."""
-        return self.top(self.scores(terms, allowed), k)
-
-    def top(self, scores: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if scores is None:
-            return np.empty(0, np.float32), np.empty(0, np.int64)
-        k = min(k, int((scores > 0).sum()))
-        if k <= 0:
-            return np.empty(0, np.float32), np.empty(0, np.int64)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return scores[top].astype(np.float32), self.pids[top]
-
-    def idf(self, token_list: Sequence[str]) -> dict[str, float]:
-        """BM25 idf of each (already tokenized) term; unseen terms get the rarest-term idf."""
+    def own_scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 scores of every row as if this segment were the whole collection."""
         n = len(self.pids)
         if self.matrix is None or n == 0:
-            return dict.fromkeys(token_list, 1.0)
-        out = {}
-        for tok in token_list:
-            tid = self.vocab.get(tok)
-            df = self.matrix.document_frequency(tid) if tid is not None else 0
-            out[tok] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
-        return out
+            return np.zeros(n, np.float32)
+        ids = self.term_ids(terms)
+        if self.matrix.values != "tf":
+            return self.scores(ids, {}, None)
+        idf = {t: float(bm25.idf(n, self.matrix.document_frequency(tid))) for t, tid in ids}
+        return self.scores(ids, idf, bm25.norms(self.lengths, float(np.maximum(self.lengths, 1).mean())))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments (an index's manifest names them, each segment has its own); 1: one generation
+READABLE_FORMATS = (1, 2)  # a format-1 index is read as one segment and migrated by its first write
 MANIFEST = "manifest.json"
 
 
@@ -32,6 +34,12 @@ class Manifest:
     next_passage_id: int = 0
     built: str = ""
     files: dict[str, dict[str, int | str]] = field(default_factory=dict)  # name -> {"bytes", "sha256"}
+    # an index's manifest: its live segments, each {"name": "seg-000012", "dead": [article ids deleted since]}
+    segments: list[dict[str, object]] = field(default_factory=list)
+    segments_sha256: str = ""  # of ``segments``: a garbled tombstone would silently bring an article back
+
+    def seal(self) -> None:
+        self.segments_sha256 = _digest(self.segments)
 
     def save(self, directory: Path) -> None:
         write_atomic(directory / MANIFEST, json.dumps(asdict(self), ensure_ascii=False, indent=2).encode())
@@ -52,6 +60,15 @@ class Manifest:
         numbers = (self.format, self.dim, self.articles, self.passages, self.next_passage_id)
         return (
             all(type(n) is int for n in numbers)
+            and isinstance(self.segments, list)
+            and all(
+                isinstance(s, dict)
+                and isinstance(s.get("name"), str)
+                and isinstance(s.get("dead"), list)
+                and all(isinstance(a, str) for a in s["dead"])  # type: ignore[attr-defined]
+                for s in self.segments
+            )
+            and self.segments_sha256 == (_digest(self.segments) if self.segments_sha256 or self.segments else "")
             and isinstance(self.files, dict)
             and all(
                 isinstance(f, dict) and type(f.get("bytes")) is int and isinstance(f.get("sha256"), str)
@@ -64,7 +81,7 @@ class Manifest:
     ) -> None:
         """Raise IndexMismatch unless this index was built like this askbot builds (``None``: any normalizer)."""
         problems = []
-        if self.format != FORMAT_VERSION:
+        if self.format not in READABLE_FORMATS:
             problems.append(f"index format {self.format} (this askbot writes {FORMAT_VERSION})")
         if self.model_id != model_id:
             problems.append(f"model {self.model_id!r} (this askbot is set to {model_id!r})")
@@ -86,6 +103,10 @@ class Manifest:
                 f"Rebuild it with: askbot index --rebuild --index {where} PATH... "
                 f"(or choose the model it was built with: --model {self.model_id})"
             )
+
+
+def _digest(segments: list[dict[str, object]]) -> str:
+    return hashlib.sha256(json.dumps(segments, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

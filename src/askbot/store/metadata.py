@@ -164,3 +164,29 @@ def all_pids(con: sqlite3.Connection) -> list[int]:
 def titles(con: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, str]:
     marks = ",".join("?" * len(article_ids))
     return dict(con.execute(f"SELECT id, title FROM articles WHERE id IN ({marks})", list(article_ids)))
+
+
+def pids_of_articles(con: sqlite3.Connection, article_ids: Sequence[str]) -> list[int]:
+    out: list[int] = []
+    for i in range(0, len(article_ids), 500):
+        chunk = list(article_ids[i : i + 500])
+        marks = ",".join("?" * len(chunk))
+        out.extend(pid for (pid,) in con.execute(f"SELECT pid FROM passages WHERE article_id IN ({marks})", chunk))
+    return out
+
+
+def copy_articles(source: sqlite3.Connection, target: sqlite3.Connection, exclude: Iterable[str] = ()) -> None:
+    """Copy every article of ``source`` but ``exclude``, with its passages, into ``target``."""
+    skip = set(exclude)
+    columns = "id, hash, title, text, source, url, published, category, place, origin"
+    rows = source.execute(f"SELECT {columns} FROM articles")
+    while batch := rows.fetchmany(500):
+        target.executemany(
+            f"INSERT INTO articles ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?)", [r for r in batch if r[0] not in skip]
+        )
+    rows = source.execute('SELECT pid, article_id, ordinal, start, "end" FROM passages')
+    while batch := rows.fetchmany(2000):
+        target.executemany(
+            'INSERT INTO passages (pid, article_id, ordinal, start, "end") VALUES (?,?,?,?,?)',
+            [r for r in batch if r[1] not in skip],
+        )

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from askbot.types import Answer, Excerpt
+from askbot.types import Answer, Excerpt, IndexInfo
 
 REFRESH_EVERY_S = 30.0  # how often to look for articles added by a writer (refresh is cheap when unchanged)
 
@@ -19,7 +19,7 @@ class KnowledgeBaseLike(Protocol):
 
     def passage(self, passage_id: int) -> Excerpt | None: ...
 
-    def info(self) -> dict[str, Any]: ...
+    def info(self) -> IndexInfo: ...
 
     def refresh(self) -> bool: ...
 
@@ -54,7 +54,7 @@ class Asker:
     async def passage(self, passage_id: int) -> Excerpt | None:
         return await self._run(self.kb.passage, passage_id)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> IndexInfo:
         return await self._run(self.kb.info)
 
     def close(self) -> None:

@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"askbot: the index {settings.index}/ is empty; build it first: askbot index PATH...", file=sys.stderr)
         return EXIT_INDEX
     log.info("loading the model and the index from %s", settings.index)
-    kb.ask("تحميل النموذج", 1)  # loads the model and the index now, not on the first question
+    kb.warm_up()  # loads the model and the index now, not on the first question
     info = kb.info()
-    log.info("ready: %s articles, %s passages, model %s", info.get("articles"), info.get("passages"), info.get("model"))
+    log.info("ready: %s articles, %s passages, model %s", info.articles, info.passages, info.model)
 
     app = build_application(kb, token, base_url=_flag(args, "base_url"), options=options)
     try:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from askbot.telegram.formatting import esc
+from askbot.types import IndexInfo
 
 COMMANDS = {
     "start": "بدء الاستخدام وشرح مختصر",
@@ -26,13 +25,13 @@ NO_MORE = "لا توجد نتائج أخرى."
 INLINE_HINT = "اكتب سؤالًا عن الأخبار"
 
 
-def help_text(info: dict[str, Any], username: str) -> str:
+def help_text(info: IndexInfo, username: str) -> str:
     """/start and /help: how to ask, what is indexed, the commands."""
     return "\n".join(
         [
             "<b>مرحبًا! أنا بوت يجيب عن أسئلتك من أرشيف أخبار عربية، مع ذكر المصدر.</b>",
             "",
-            f"📚 في الفهرس الآن {info.get('articles', 0)} مقالًا ({info.get('passages', 0)} مقطعًا).",
+            f"📚 في الفهرس الآن {info.articles} مقالًا ({info.passages} مقطعًا).",
             "",
             "<b>كيف أسأل؟</b>",
             "• اكتب سؤالك بالعربية، مثل: <i>ما الاتفاقية التي وقعها العراق وإيران؟</i>",
@@ -49,15 +48,15 @@ def help_text(info: dict[str, Any], username: str) -> str:
     )
 
 
-def about_text(info: dict[str, Any]) -> str:
+def about_text(info: IndexInfo) -> str:
     """/about: corpus size, model, index date."""
-    built = str(info.get("built") or "—")
+    built = info.built or "—"
     return "\n".join(
         [
             "<b>عن الفهرس</b>",
-            f"📰 المقالات: {info.get('articles', 0)}",
-            f"🧩 المقاطع: {info.get('passages', 0)}",
-            f"🧠 النموذج: <code>{esc(str(info.get('model', '—')))}</code>",
+            f"📰 المقالات: {info.articles}",
+            f"🧩 المقاطع: {info.passages}",
+            f"🧠 النموذج: <code>{esc(info.model or '—')}</code>",
             f"🗓 تاريخ البناء: {esc(built[:19].replace('T', ' '))}",
         ]
     )
