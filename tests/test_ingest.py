@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -236,6 +237,27 @@ def test_html(tmp_path: Path) -> None:
 def test_html_without_article_text(tmp_path: Path) -> None:
     problem = _one(_write(tmp_path / "empty.htm", b"<html><body><script>x()</script></body></html>"))
     assert isinstance(problem, IngestProblem) and "no article text" in problem.reason
+
+
+def test_a_broken_html_reader_is_a_per_file_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pip 23 installs lxml 6 without lxml_html_clean (it misses justext's extra): trafilatura fails to import
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    page = _write(tmp_path / "page.html", HTML.encode())
+    text = _write(tmp_path / "a.txt", ARABIC.encode())
+    problem, article = _read(page, text)
+    assert isinstance(problem, IngestProblem) and problem.origin == str(page)
+    assert "HTML reader (trafilatura) cannot load" in problem.reason and "ModuleNotFoundError" in problem.reason
+    assert isinstance(article, Article) and article.title == TITLE
+
+
+def test_reading_text_does_not_load_the_html_reader(tmp_path: Path) -> None:
+    text = _write(tmp_path / "a.txt", ARABIC.encode())
+    code = (
+        "import sys; from askbot.ingest import read_paths; items = list(read_paths([sys.argv[1]])); "
+        "print(type(items[0]).__name__, 'trafilatura' in sys.modules, 'lxml' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(text)], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["Article", "False", "False"], proc.stderr
 
 
 def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
