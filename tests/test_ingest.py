@@ -290,7 +290,9 @@ def test_folder_recursion_sorted_hidden_unknown_and_symlink_loop(tmp_path: Path)
     articles = [i for i in items if isinstance(i, Article)]
     problems = [i for i in items if isinstance(i, IngestProblem)]
     assert [Path(a.origin).name for a in articles] == ["a.txt", "c.md", "z.txt"]
-    assert sorted(p.reason.split(" (")[0].split(",")[0] for p in problems) == ["broken symlink", "folder already read"]
+    reasons = sorted(p.reason.split(" (")[0].split(",")[0].split(";")[0] for p in problems)
+    assert reasons == ["broken symlink", "folder already read", "unsupported file type"]
+    assert [Path(p.origin).name for p in problems if "unsupported" in p.reason] == ["notes.pdf"]
 
 
 def test_named_paths(tmp_path: Path) -> None:
