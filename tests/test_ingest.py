@@ -93,6 +93,14 @@ def test_plain_text_title_and_fallbacks(tmp_path: Path) -> None:
     )
 
 
+def test_stdin_plain_text_gets_a_title() -> None:
+    (one_line,) = read_stream(io.BytesIO("وقع امين المجلس الاعلى للامن القومي المحضر.".encode()), "<stdin>")
+    assert isinstance(one_line, Article) and one_line.title == "وقع امين المجلس الاعلى للامن القومي المحضر."
+    long_line = "كلمة " * 60
+    (long,) = read_stream(io.BytesIO(long_line.encode()), "<stdin>")
+    assert isinstance(long, Article) and long.title == ("كلمة " * 16).strip() + "…" and long.text == long_line.strip()
+
+
 @pytest.mark.parametrize(
     ("raw", "iso"),
     [
@@ -170,6 +178,22 @@ def test_jsonl_reads_the_news_schema_and_reports_bad_lines(tmp_path: Path) -> No
     assert items[3] == IngestProblem(f"{path}:5", "no article text")
     assert isinstance(items[4], Article) and items[4].id == "AL-2" and items[4].origin == f"{path}:6"
     assert items[5].origin == f"{path}:7" and "UTF-8" in items[5].reason
+
+
+def test_jsonl_fields_of_the_wrong_kind_are_reported_by_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "news.jsonl",
+        _jsonl(
+            NEWS | {"published": "not a date"},
+            NEWS | {"id": "n2", "text": 12345},
+            NEWS | {"id": "n3", "text": ["أ", "ب"]},
+        ),
+    )
+    bad_date, number, parts = _read(path)
+    assert isinstance(bad_date, IngestProblem) and bad_date.origin == f"{path}:1"
+    assert "'not a date' is not a date" in bad_date.reason
+    assert isinstance(number, IngestProblem) and number.origin == f"{path}:2" and "text is int 12345" in number.reason
+    assert isinstance(parts, Article) and parts.text == "أ, ب"
 
 
 def test_jsonl_mapping_gzip_bom_and_missing_id(tmp_path: Path) -> None:
@@ -266,9 +290,22 @@ def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
     assert isinstance(article, Article)
     assert (article.title, article.source, article.url) == ("عنوان المقال", "العالم", "https://example.com/x")
     assert article.published == "2023-03-19T04:46:00+00:00"
-    assert article.text == "الفقرة **الأولى**.\n\nالفقرة الثانية."
+    assert article.text == "الفقرة الأولى.\n\nالفقرة الثانية."  # no ** in quoted excerpts
     heading_only = _one(_write(tmp_path / "b.markdown", "# العنوان\n\nالنص.".encode()))
     assert isinstance(heading_only, Article) and (heading_only.title, heading_only.text) == ("العنوان", "النص.")
+
+
+def test_markdown_markup_is_not_part_of_the_text(tmp_path: Path) -> None:
+    md = (
+        "# **عنوان** المقال\n\n## قسم\n\n> قال **الوزير** إن _الاتفاق_ و*الخطة* جاهزان، كما في [التقرير](https://x.y/r)"
+        " و`الملحق`.\n\n---\n\n- بند ~~قديم~~ جديد\n\nالمعادلة 2*3*4 و snake_case_name تبقى.\n"
+    )
+    article = _one(_write(tmp_path / "a.md", md.encode()))
+    assert isinstance(article, Article) and article.title == "عنوان المقال"
+    assert article.text == (
+        "قسم\n\nقال الوزير إن الاتفاق والخطة جاهزان، كما في التقرير والملحق.\n\n- بند قديم جديد\n\n"
+        "المعادلة 2*3*4 و snake_case_name تبقى."
+    )
 
 
 # --- paths, folders and stdin ------------------------------------------------------------------------
