@@ -29,8 +29,8 @@ test-fast: setup  # everything but the system tests marked slow (kill trials, mo
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src
 
 # Refresh the lock after changing dependencies (or to move to newer releases): newest versions that satisfy
