@@ -1,10 +1,10 @@
 """askbot: answers questions about Arabic news articles with cited Arabic excerpts.
 
-    >>> import askbot
-    >>> kb = askbot.open("vectors/")          # an index folder (created on first add)
-    >>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
-    >>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
-    >>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
+>>> import askbot
+>>> kb = askbot.open("vectors/")          # an index folder (created on first add)
+>>> kb.add(["seeds/"])                     # IndexReport: added / updated / unchanged / problems
+>>> answer = kb.ask("من وقّع المحضر الأمني المشترك مع شمخاني؟")
+>>> answer.found, answer.excerpts[0].sentence, answer.excerpts[0].citation.title
 """
 
 import os
@@ -34,7 +34,18 @@ _EXPORTS = {
     "Settings": "askbot.config",
     "open": "askbot.kb",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Answer",
+    "Article",
+    "Citation",
+    "Excerpt",
+    "Filters",
+    "IndexReport",
+    "KnowledgeBase",
+    "Passage",
+    "Settings",
+    "open",
+]
 __version__ = "0.1.0"
 
 

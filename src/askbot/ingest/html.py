@@ -19,7 +19,7 @@ HTML_READER_BROKEN = (
 )
 
 
-def _trafilatura() -> tuple[Any, type]:
+def _trafilatura() -> tuple[Any, Any]:
     """trafilatura's ``bare_extraction`` and its ``Document`` type; ImportError when it or lxml is broken."""
     import trafilatura
     from trafilatura.settings import Document
