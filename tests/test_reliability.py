@@ -428,7 +428,7 @@ def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
         if (
             proc.returncode != 3
             or "Traceback" in proc.stderr
-            or f"askbot index --rebuild --index {copy}" not in (proc.stderr)
+            or f"askbot index --rebuild --index {copy}" not in proc.stdout + proc.stderr  # check reports on stdout
         ):
             return f"{command} on {how} {name}: exit {proc.returncode}\n{proc.stderr[-1500:]}"
     return ""

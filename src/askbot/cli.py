@@ -1,24 +1,38 @@
 """The CLI face: askbot index | ask | chat | info | remove | check (thin over askbot.kb).
 
-Only the standard library loads before ``main`` runs, so Ctrl-C at any moment, even while numpy and FAISS
-are being imported, ends in one line and exit 130, never a traceback.
+Only the standard library loads before ``main`` runs, and Ctrl-C is caught from this module's first lines, so
+Ctrl-C at any moment, even while numpy and FAISS are being imported, ends in one line and exit 130, never a
+traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
 import os
+import signal
 import sys
-import threading
-import time
-from collections.abc import Callable
-from datetime import date, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
-from askbot.config import MAX_TOP_K, Settings
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    sys.stderr.write("\naskbot: interrupted\n")
+    os._exit(130)
+
+
+# Ctrl-C while the modules below load is quiet too, when this is the askbot command starting (not a library or a
+# test importing the module); main() puts Python's KeyboardInterrupt back, inside its try.
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "askbot":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, TypeVar  # noqa: E402
+
+from askbot.config import MAX_TOP_K, Settings  # noqa: E402
 
 if TYPE_CHECKING:
     from askbot.kb import KnowledgeBase, Progress
@@ -486,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
