@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 
@@ -237,6 +239,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(built_index):
     assert proc.returncode == 130 and proc.stderr.strip() == "askbot: interrupted", proc.stderr
 
 
+@pytest.mark.slow  # a real indexing run, interrupted
 def test_ctrl_c_stops_indexing_at_once_and_keeps_the_index(index_copy, tmp_path):
     news = tmp_path / "more.jsonl"
     with SAMPLE.open(encoding="utf-8") as src:  # 120 long articles: minutes to embed

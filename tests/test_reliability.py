@@ -228,6 +228,7 @@ def trial_plan(trials: int, seconds: float, seed: int = 6) -> list[float | str]:
     return [*at, *(MILESTONES[i % len(MILESTONES)] for i in range(trials // 2))]
 
 
+@pytest.mark.slow  # a system test: real processes, killed or starved
 def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
     kill_corpus: KillCorpus, reference: Reference, tmp_path: Path
 ) -> None:
@@ -283,6 +284,7 @@ def _write_limit_cases(sizes: dict[str, int]) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow  # a system test: real processes, killed or starved
 @pytest.mark.parametrize("case", ["copying meta.sqlite", "SQLite commit", "FAISS write", "FAISS write, last bytes"])
 def test_a_write_failing_part_way_leaves_the_old_index(
     kill_corpus: KillCorpus, reference: Reference, tmp_path: Path, case: str
@@ -434,6 +436,7 @@ def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
     return ""
 
 
+@pytest.mark.slow  # a system test: real processes, killed or starved
 def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_index: Path) -> None:
     """`check` on every damaged file, `ask` on three truncated ones: each in its own process (a segfault shows)."""
     cases = [(name, how, "check") for name in TARGETS for how in ("truncated", "garbled")]
