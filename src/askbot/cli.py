@@ -234,9 +234,9 @@ def _key(value: str) -> str:
 def facets(kb: KnowledgeBase) -> dict[str, object]:
     """Sources and categories with their article counts, and the range of publication dates."""
     reader = kb.reader
-    if reader is None:
+    db = getattr(reader, "db", None)  # the local store's SQLite; StoreReader has no facets yet (left to the core)
+    if db is None:
         return {}
-    db = reader.db
 
     def counted(column: str) -> dict[str, int]:
         rows = db.execute(f"SELECT {column}, count(*) FROM articles GROUP BY {column} ORDER BY 2 DESC, 1")
