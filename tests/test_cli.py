@@ -341,6 +341,8 @@ def test_chat_edits_lines_and_ctrl_c_clears_the_line(built_index):
     os.close(fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, seen
     assert '"question": "شمخاني بغاد"' in seen and "^[[D" not in seen
+    history = Path(os.environ["ASKBOT_CACHE_DIR"]) / "chat_history"
+    assert "شمخاني بغاد" in history.read_text(encoding="utf-8")  # kept for the next chat (up arrow)
 
 
 def _pty_until(fd: int, marker: str, timeout: float = 120.0) -> str:

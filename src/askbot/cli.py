@@ -318,6 +318,7 @@ def _remember(line: str, history: Path) -> None:
         import readline
 
         history.parent.mkdir(parents=True, exist_ok=True)
+        history.touch()  # append_history_file wants the file to exist
         readline.append_history_file(1, history)
     except (ImportError, OSError, AttributeError):
         pass  # history is a convenience: a read-only cache folder must not stop the chat
