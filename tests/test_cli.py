@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 
@@ -50,15 +57,21 @@ def test_ask_does_not_load_torch(built_index):
         "import sys, askbot; kb = askbot.open(sys.argv[1]); a = kb.ask(sys.argv[2]); "
         "assert a.found; print('torch' in sys.modules)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(built_index), SEED_QUESTION],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(built_index), SEED_QUESTION], capture_output=True, text=True, timeout=120
+    )
     assert proc.stdout.strip() == "False", proc.stderr
 
 
 def test_index_reports_bad_lines_and_keeps_the_rest(index_copy, tmp_path):
     bad = tmp_path / "bad.jsonl"
-    good = {"id": "n1", "title": "خبر", "text": "افتتح المتحف الوطني أبوابه للزوار في الرياض اليوم.",
-            "source": "test", "published": "2018-05-01"}
+    good = {
+        "id": "n1",
+        "title": "خبر",
+        "text": "افتتح المتحف الوطني أبوابه للزوار في الرياض اليوم.",
+        "source": "test",
+        "published": "2018-05-01",
+    }
     bad.write_text(json.dumps(good, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
     (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "empty.txt").write_text("")
@@ -133,3 +146,224 @@ def test_progress_for_logs_is_a_line_with_count_rate_and_time_left(capsys):
     quiet = progress_lines("embedding", every_s=3600.0)
     quiet(10, 100)
     assert capsys.readouterr().err == ""  # a short run writes nothing to the log
+
+
+# --- rough edges a new user met (issue 12) ------------------------------------------------------------
+
+
+def _usage_error(capsys, *argv: str) -> str:
+    """Run askbot in-process; assert it stops with exit 2 before touching any index; return its stderr."""
+    from askbot.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == 2, argv
+    return capsys.readouterr().err
+
+
+def test_telegram_takes_index_after_the_command(tmp_path):
+    from askbot.cli import build_parser
+
+    args = build_parser().parse_args(["telegram", "--index", str(tmp_path), "--allow", "1"])
+    assert args.index == tmp_path and args.command == "telegram"
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    proc = subprocess.run(
+        [*ASKBOT, "telegram", "--index", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "unrecognized arguments" not in proc.stderr and "no bot token" in proc.stderr
+
+
+def test_k_must_be_a_sensible_count(capsys, tmp_path):
+    for k in ("0", "-1", "100000", "five"):
+        err = _usage_error(capsys, "ask", "سؤال", "-k", k, "--index", str(tmp_path / "none"))
+        assert "-k" in err and "Traceback" not in err
+    assert not (tmp_path / "none").exists()
+
+
+def test_dates_must_be_dates_and_in_order(capsys, tmp_path):
+    for since in ("yesterday", "2018-13-45", "2018-02-30", "18-03-01"):
+        assert "not a date" in _usage_error(capsys, "ask", "سؤال", "--since", since, "--index", str(tmp_path))
+    assert "not a date" in _usage_error(capsys, "chat", "--until", "2018-3", "--index", str(tmp_path))
+    err = _usage_error(
+        capsys, "ask", "سؤال", "--since", "2018-09-01", "--until", "2018-03-01", "--index", str(tmp_path)
+    )
+    assert "after --until" in err
+    from askbot.cli import _check_dates, build_parser
+
+    for since, until in (("2018-03", "2018-03-01"), ("2018", "2018-01"), ("2018-02-28", "2018-02")):
+        _check_dates(build_parser().parse_args(["ask", "q", "--since", since, "--until", until]))  # may overlap
+
+
+def test_an_unknown_source_lists_the_sources_and_spelling_is_forgiven(built_index):
+    proc = askbot("ask", SEED_QUESTION, "--source", "nosuch", index=built_index)
+    assert proc.returncode == 2 and "nosuch" in proc.stderr
+    assert all(name in proc.stderr for name in ("alarabia", "skynews", "BBC", "CNN", "العالم"))
+    proc = askbot("ask", "كرة القدم", "--json", "--source", " Sky News ", "-k", "3", index=built_index)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert {e["citation"]["source"] for e in json.loads(proc.stdout)["excerpts"]} <= {"skynews"}
+    proc = askbot("ask", "كرة القدم", "--json", "--category", "SPORT", index=built_index)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["found"]
+    assert {e["citation"]["category"] for e in json.loads(proc.stdout)["excerpts"]} == {"sport"}
+
+
+def test_a_closed_pipe_ends_quietly(built_index):
+    env = {**os.environ, "ASKBOT_INDEX": str(built_index)}
+    proc = subprocess.Popen(
+        [*ASKBOT, "ask", SEED_QUESTION], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    proc.stdout.close()  # as `| head -1` does once it has its line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and err == "", err
+
+
+def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(built_index):
+    env = {**os.environ, "ASKBOT_INDEX": str(built_index)}
+    for delay in (0.15, 0.4, 0.8):  # (the interpreter's own first ~20 ms run no askbot code: not tested)
+        proc = subprocess.Popen(
+            [*ASKBOT, "ask", SEED_QUESTION], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and proc.returncode in (0, 130), (delay, err)
+    # deterministically: a Ctrl-C that lands while the command's modules still load
+    starting = (
+        "import sys; sys.argv = ['askbot']; import os, signal, askbot.cli; "
+        "os.kill(os.getpid(), signal.SIGINT); import numpy, time; time.sleep(30)"
+    )
+    proc = subprocess.run([sys.executable, "-c", starting], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130 and proc.stderr.strip() == "askbot: interrupted", proc.stderr
+
+
+@pytest.mark.slow  # a real indexing run, interrupted
+def test_ctrl_c_stops_indexing_at_once_and_keeps_the_index(index_copy, tmp_path):
+    news = tmp_path / "more.jsonl"
+    with SAMPLE.open(encoding="utf-8") as src:  # 120 long articles: minutes to embed
+        news.write_text("".join(line for n, line in enumerate(src) if n % 2), encoding="utf-8")
+    env = {**os.environ, "ASKBOT_INDEX": str(index_copy)}
+    proc = subprocess.Popen(
+        [*ASKBOT, "index", str(news)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    before = set(index_copy.glob("gen-*"))
+    deadline = time.monotonic() + 120
+    while set(index_copy.glob("gen-*")) == before and time.monotonic() < deadline:  # the writer has begun
+        time.sleep(0.05)
+    time.sleep(2)  # the encoder is busy by now
+    assert proc.poll() is None
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 3.0  # ~0.1 s on 2 busy cores; it took 22-35 s before
+    assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
+    assert json.loads(askbot("info", "--json", index=index_copy).stdout)["articles"] == 25
+    assert askbot("check", index=index_copy).returncode == 0
+
+
+def test_index_without_paths_is_a_usage_error_and_version_is_printed(capsys, tmp_path):
+    assert "give files or folders" in _usage_error(capsys, "index", "--index", str(tmp_path / "v"))
+    proc = subprocess.run([*ASKBOT, "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("askbot 0.")
+
+
+def test_an_index_that_is_a_file_is_named_without_a_loop(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for args in (["ask", "سؤال"], ["check"], ["info"], ["index", str(a_file)]):
+        proc = askbot(*args, index=a_file)
+        assert proc.returncode == 2 and "is a file, not an index folder" in proc.stderr
+        assert "askbot check --index" not in proc.stderr
+
+
+def test_a_mistyped_index_is_not_built_from_seeds(tmp_path):
+    typo = tmp_path / "typo-dir"
+    proc = subprocess.run(
+        [*ASKBOT, "ask", SEED_QUESTION, "--index", str(typo)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 3 and f"askbot index --index {typo}" in proc.stderr
+    assert "building" not in proc.stderr and not typo.exists()
+
+
+def test_a_folder_of_unreadable_types_says_which_files(tmp_path):
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in ("a.pdf", "b.docx"):
+        (folder / name).write_bytes(b"%PDF-1.4")
+    proc = askbot("index", str(folder), index=tmp_path / "v")
+    assert proc.returncode == 4
+    assert "a.pdf" in proc.stderr and "b.docx" in proc.stderr and "unsupported file type" in proc.stderr
+
+
+def test_check_json_and_messages_on_stdout(index_copy, tmp_path):
+    proc = askbot("check", index=index_copy)
+    assert proc.returncode == 0 and "index is sound" in proc.stdout
+    data = json.loads(askbot("check", "--json", index=index_copy).stdout)
+    assert data == {"index": str(index_copy), "sound": True, "empty": False, "problems": []}
+    from askbot.store import Manifest, current_generation
+
+    segment = Manifest.load(current_generation(index_copy)).segments[0]["name"]
+    faiss_file = index_copy / str(segment) / "dense.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    proc = askbot("check", "--json", index=index_copy)
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 3 and data["sound"] is False and "truncated" in data["problems"][0]
+    assert data["repair"].startswith("askbot index --rebuild --index")
+    assert "askbot check" not in askbot("check", index=index_copy).stderr
+
+
+def test_info_shows_sources_categories_dates_and_an_empty_index_plainly(built_index, tmp_path):
+    proc = askbot("info", index=built_index)
+    assert "None" not in proc.stdout
+    assert "CNN 7" in proc.stdout and "sport 7" in proc.stdout and "2014-01-12 to 2023-03-19" in proc.stdout
+    data = json.loads(askbot("info", "--json", index=built_index).stdout)
+    assert data["sources"]["CNN"] == 7 and data["categories"]["sport"] == 7 and data["sources"]["العالم"] == 1
+    assert data["published"]["dated"] == 25 and data["published"]["first"].startswith("2014-01-12")
+    proc = askbot("info", index=tmp_path / "empty")
+    assert proc.returncode == 0 and "None" not in proc.stdout and "empty" in proc.stdout
+
+
+def test_chat_edits_lines_and_ctrl_c_clears_the_line(built_index):
+    import pty
+
+    env = {**os.environ, "ASKBOT_INDEX": str(built_index), "TERM": "xterm"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: askbot chat on a terminal
+        os.execvpe(ASKBOT[0], [*ASKBOT, "chat", "--json", "-k", "1"], env)
+    seen = _pty_until(fd, "؟ ")
+    os.write(fd, b"half typed" + b"\x03")  # Ctrl-C: the line goes, the chat stays
+    seen += _pty_until(fd, "؟ ")
+    os.write(fd, "شمخاني بغد".encode() + b"\x1b[D" + "ا".encode() + b"\r")  # left arrow, then a letter
+    seen += _pty_until(fd, "؟ ")
+    os.write(fd, b"\x04")  # Ctrl-D quits
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, seen
+    assert '"question": "شمخاني بغاد"' in seen and "^[[D" not in seen
+    history = Path(os.environ["ASKBOT_CACHE_DIR"]) / "chat_history"
+    assert "شمخاني بغاد" in history.read_text(encoding="utf-8")  # kept for the next chat (up arrow)
+
+
+def _pty_until(fd: int, marker: str, timeout: float = 120.0) -> str:
+    import select
+
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker.encode() not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+    assert marker.encode() in out, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+def test_the_suite_keeps_its_own_model_cache():
+    from askbot.config import Settings
+
+    cache = Settings.from_env().cache_dir
+    if not os.environ.get("ASKBOT_TEST_CACHE"):
+        assert cache == ROOT / ".cache" / "askbot"
+    assert cache != Path.home() / ".cache" / "askbot" or os.environ.get("ASKBOT_TEST_CACHE")

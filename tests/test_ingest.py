@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -92,6 +93,14 @@ def test_plain_text_title_and_fallbacks(tmp_path: Path) -> None:
     )
 
 
+def test_stdin_plain_text_gets_a_title() -> None:
+    (one_line,) = read_stream(io.BytesIO("وقع امين المجلس الاعلى للامن القومي المحضر.".encode()), "<stdin>")
+    assert isinstance(one_line, Article) and one_line.title == "وقع امين المجلس الاعلى للامن القومي المحضر."
+    long_line = "كلمة " * 60
+    (long,) = read_stream(io.BytesIO(long_line.encode()), "<stdin>")
+    assert isinstance(long, Article) and long.title == ("كلمة " * 16).strip() + "…" and long.text == long_line.strip()
+
+
 @pytest.mark.parametrize(
     ("raw", "iso"),
     [
@@ -171,6 +180,22 @@ def test_jsonl_reads_the_news_schema_and_reports_bad_lines(tmp_path: Path) -> No
     assert items[5].origin == f"{path}:7" and "UTF-8" in items[5].reason
 
 
+def test_jsonl_fields_of_the_wrong_kind_are_reported_by_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "news.jsonl",
+        _jsonl(
+            NEWS | {"published": "not a date"},
+            NEWS | {"id": "n2", "text": 12345},
+            NEWS | {"id": "n3", "text": ["أ", "ب"]},
+        ),
+    )
+    bad_date, number, parts = _read(path)
+    assert isinstance(bad_date, IngestProblem) and bad_date.origin == f"{path}:1"
+    assert "'not a date' is not a date" in bad_date.reason
+    assert isinstance(number, IngestProblem) and number.origin == f"{path}:2" and "text is int 12345" in number.reason
+    assert isinstance(parts, Article) and parts.text == "أ, ب"
+
+
 def test_jsonl_mapping_gzip_bom_and_missing_id(tmp_path: Path) -> None:
     record = {"headline": "عنوان", "body": "نص", "date": "2023-03-19", "tags": ["a", "b"], "extra": 1}
     path = tmp_path / "news.jsonl.gz"
@@ -238,15 +263,49 @@ def test_html_without_article_text(tmp_path: Path) -> None:
     assert isinstance(problem, IngestProblem) and "no article text" in problem.reason
 
 
+def test_a_broken_html_reader_is_a_per_file_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pip 23 installs lxml 6 without lxml_html_clean (it misses justext's extra): trafilatura fails to import
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    page = _write(tmp_path / "page.html", HTML.encode())
+    text = _write(tmp_path / "a.txt", ARABIC.encode())
+    problem, article = _read(page, text)
+    assert isinstance(problem, IngestProblem) and problem.origin == str(page)
+    assert "HTML reader (trafilatura) cannot load" in problem.reason and "ModuleNotFoundError" in problem.reason
+    assert isinstance(article, Article) and article.title == TITLE
+
+
+def test_reading_text_does_not_load_the_html_reader(tmp_path: Path) -> None:
+    text = _write(tmp_path / "a.txt", ARABIC.encode())
+    code = (
+        "import sys; from askbot.ingest import read_paths; items = list(read_paths([sys.argv[1]])); "
+        "print(type(items[0]).__name__, 'trafilatura' in sys.modules, 'lxml' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(text)], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["Article", "False", "False"], proc.stderr
+
+
 def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
     md = '---\ntitle: "عنوان المقال"\ndate: 2023-03-19T04:46:00Z\nsource: العالم\nurl: https://example.com/x\n---\n\n'
     article = _one(_write(tmp_path / "a.md", (md + "# عنوان آخر\n\nالفقرة **الأولى**.\n\nالفقرة الثانية.\n").encode()))
     assert isinstance(article, Article)
     assert (article.title, article.source, article.url) == ("عنوان المقال", "العالم", "https://example.com/x")
     assert article.published == "2023-03-19T04:46:00+00:00"
-    assert article.text == "الفقرة **الأولى**.\n\nالفقرة الثانية."
+    assert article.text == "الفقرة الأولى.\n\nالفقرة الثانية."  # no ** in quoted excerpts
     heading_only = _one(_write(tmp_path / "b.markdown", "# العنوان\n\nالنص.".encode()))
     assert isinstance(heading_only, Article) and (heading_only.title, heading_only.text) == ("العنوان", "النص.")
+
+
+def test_markdown_markup_is_not_part_of_the_text(tmp_path: Path) -> None:
+    md = (
+        "# **عنوان** المقال\n\n## قسم\n\n> قال **الوزير** إن _الاتفاق_ و*الخطة* جاهزان، كما في [التقرير](https://x.y/r)"
+        " و`الملحق`.\n\n---\n\n- بند ~~قديم~~ جديد\n\nالمعادلة 2*3*4 و snake_case_name تبقى.\n"
+    )
+    article = _one(_write(tmp_path / "a.md", md.encode()))
+    assert isinstance(article, Article) and article.title == "عنوان المقال"
+    assert article.text == (
+        "قسم\n\nقال الوزير إن الاتفاق والخطة جاهزان، كما في التقرير والملحق.\n\n- بند قديم جديد\n\n"
+        "المعادلة 2*3*4 و snake_case_name تبقى."
+    )
 
 
 # --- paths, folders and stdin ------------------------------------------------------------------------
@@ -268,7 +327,9 @@ def test_folder_recursion_sorted_hidden_unknown_and_symlink_loop(tmp_path: Path)
     articles = [i for i in items if isinstance(i, Article)]
     problems = [i for i in items if isinstance(i, IngestProblem)]
     assert [Path(a.origin).name for a in articles] == ["a.txt", "c.md", "z.txt"]
-    assert sorted(p.reason.split(" (")[0].split(",")[0] for p in problems) == ["broken symlink", "folder already read"]
+    reasons = sorted(p.reason.split(" (")[0].split(",")[0].split(";")[0] for p in problems)
+    assert reasons == ["broken symlink", "folder already read", "unsupported file type"]
+    assert [Path(p.origin).name for p in problems if "unsupported" in p.reason] == ["notes.pdf"]
 
 
 def test_named_paths(tmp_path: Path) -> None:

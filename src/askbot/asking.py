@@ -101,12 +101,18 @@ def retrieve(
     method: str = "hybrid",
     vector: np.ndarray | None = None,
 ) -> Retrieval:
-    """Encode (unless ``vector`` is given), search ``depth`` hits deep and fetch their passages."""
+    """Encode (unless ``vector`` is given), search ``depth`` hits deep and fetch their passages.
+
+    Every hit carries its dense cosine when there is a query vector, whatever ranked it (bm25 too): the
+    not-found decision reads it."""
     t0 = time.perf_counter()
-    if vector is None and method != "bm25" and encoder is not None:
+    if vector is None and encoder is not None:
         vector = encoder.encode_queries([query_text(text)])[0]
     t1 = time.perf_counter()
     hits = search(reader, text, vector, depth, filters=filters, method=method)
+    if vector is not None and any(h.dense is None for h in hits):
+        cosines = reader.dense_scores(vector, np.asarray([h.passage_id for h in hits], np.int64))
+        hits = [replace(h, dense=float(c)) if h.dense is None else h for h, c in zip(hits, cosines, strict=True)]
     t2 = time.perf_counter()
     retrieved = fetch(reader, hits)
     idf = reader.idf(arabic.content_words(text))
@@ -143,7 +149,8 @@ def ask(
     depth: int = 0,
     vector: np.ndarray | None = None,
 ) -> Asked:
-    """Answer one question. ``encoder`` may be None for ``method="bm25"``; ``vector`` skips encoding.
+    """Answer one question. ``vector`` skips encoding; without an encoder only ``method="bm25"`` ranks, and the
+    not-found decision has no cosine to read.
 
     ``depth`` ranks at least that many hits (the evaluator ranks 10); the answer reads the first ``offset + 2k``.
     """
@@ -178,7 +185,7 @@ def ask_many(
         texts = [clean_question(q, max_chars)[0] for q in batch]
         encodable = [i for i, t in enumerate(texts) if arabic.tokens(t)]
         vectors: dict[int, np.ndarray] = {}
-        if method != "bm25" and encoder is not None and encodable:
+        if encoder is not None and encodable:
             encoded = encoder.encode_queries([query_text(texts[i]) for i in encodable])
             vectors = {i: encoded[row] for row, i in enumerate(encodable)}
         for i, q in enumerate(batch):

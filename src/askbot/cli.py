@@ -1,39 +1,91 @@
-"""The CLI face: askbot index | ask | chat | info | remove | compact | check (thin over askbot.kb)."""
+"""The CLI face: askbot index | ask | chat | info | remove | compact | check (thin over askbot.kb).
+
+Only the standard library loads before ``main`` runs, and Ctrl-C is caught from the package's first lines, so
+Ctrl-C at any moment, even while numpy and FAISS are being imported, ends in one line and exit 130, never a
+traceback.
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sqlite3
+# Ctrl-C while the modules below load is quiet already: askbot/__init__.py set that up, when this is the askbot
+# command starting; main() puts Python's KeyboardInterrupt back, inside its try.
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os
+import signal
 import sys
-import time
-from dataclasses import asdict
-from pathlib import Path
+import time  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
-from askbot import present
-from askbot.config import Settings
-from askbot.kb import KnowledgeBase
-from askbot.progress import EXIT_INDEX, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, progress_bar, progress_lines  # noqa: F401  # noqa: F401
-from askbot.progress import index_with_progress as _index
-from askbot.progress import say as _say
-from askbot.retrieval import METHODS, Filters
-from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch
+from askbot.config import MAX_TOP_K, Settings  # noqa: E402
+
+if TYPE_CHECKING:
+    from askbot.kb import KnowledgeBase
+    from askbot.retrieval import Filters
+
+from askbot.progress import (  # noqa: E402
+    EXIT_BROKEN_PIPE,
+    EXIT_INDEX,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    index_with_progress,
+    progress_bar,
+    progress_lines,
+)
+from askbot.progress import say as _say  # noqa: E402
+
+__all__ = ["EXIT_OK", "main", "progress_bar", "progress_lines"]
+
+
+class UsageError(Exception):
+    """A command line that cannot mean anything: exit 2 with the reason."""
+
+
+class IndexNotBuilt(Exception):
+    """The index a command needs has nothing in it: exit 3 with the command that builds it."""
 
 
 def _kb(args: argparse.Namespace) -> KnowledgeBase:
-    return KnowledgeBase(Settings.from_env(index=args.index, model=args.model))
+    from askbot.kb import KnowledgeBase
+
+    settings = Settings.from_env(index=args.index, model=args.model)
+    if settings.index.exists() and not settings.index.is_dir():
+        raise UsageError(
+            f"--index {settings.index} is a file, not an index folder: give a folder "
+            f"(askbot index --index DIR PATH... creates one)"
+        )
+    return KnowledgeBase(settings)
+
+
+def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
+    return index_with_progress(kb, paths, rebuild=rebuild, mapping=mapping)
 
 
 def _ensure_built(kb: KnowledgeBase) -> None:
-    if kb.is_empty:
-        seeds = Path(kb.settings.seeds)
-        if not seeds.exists():
-            raise IndexCorrupt(
-                f"the index {kb.index_dir} is empty and there is no {seeds}/ to build it from; "
-                "run: askbot index PATH..."
-            )
-        _say(f"the index {kb.index_dir}/ is empty: building it from {seeds}/ first (once)")
-        _index(kb, [str(seeds)])
+    """An empty default index is built from seeds/ (the demo); any other empty index is a mistake to name."""
+    if not kb.is_empty:
+        return
+    seeds = Path(kb.settings.seeds)
+    where = kb.index_dir
+    if where.resolve() != Settings().index.resolve():  # a typo'd --index must not spend minutes on seeds/
+        state = "is empty" if where.exists() else "does not exist"
+        raise IndexNotBuilt(
+            f"the index {where}/ {state}: build it first with askbot index --index {where} PATH... "
+            f"(e.g. askbot index --index {where} {seeds}/ for the bundled articles)"
+        )
+    if not seeds.exists():
+        raise IndexNotBuilt(
+            f"the index {where}/ is empty and there is no {seeds}/ to build it from; run: askbot index PATH..."
+        )
+    _say(f"the index {where}/ is empty: building it from {seeds}/ first (once)")
+    _index(kb, [str(seeds)])
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -42,18 +94,95 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not args.paths:
             return EXIT_OK
     elif not args.paths:
-        raise ValueError("askbot index: give files or folders to index (or --relex)")
-    mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
+        raise UsageError("askbot index: give files or folders to index ('-' reads stdin), or --relex")
+    mapping = None
+    if args.map:
+        bad = [pair for pair in args.map if "=" not in pair.strip("=")]
+        if bad:
+            raise UsageError(f"--map wants FIELD=ASKBOT_FIELD (e.g. --map body=text), got {bad[0]!r}")
+        mapping = dict(pair.split("=", 1) for pair in args.map)
     return _index(_kb(args), args.paths, rebuild=args.rebuild, mapping=mapping)
 
 
-def _filters(args: argparse.Namespace) -> Filters | None:
-    f = Filters(args.source, args.category, args.since, args.until)
+# ---- arguments that are checked before anything loads ----------------------------------------------------
+
+
+def top_k(text: str) -> int:
+    """argparse type for -k: a whole number from 1 to MAX_TOP_K."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"-k wants a whole number of excerpts, got {text!r}") from None
+    if not 1 <= k <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"-k must be from 1 to {MAX_TOP_K}, got {k}")
+    return k
+
+
+def iso_date(text: str) -> str:
+    """argparse type for --since/--until: an ISO date or its prefix (2018, 2018-03, 2018-03-05), checked."""
+    value = text.strip()
+    parts = value.split("-")
+    try:
+        if not (len(parts) <= 3 and len(parts[0]) == 4 and all(len(p) == 2 for p in parts[1:])):
+            raise ValueError
+        date(int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2018-03-01)"
+        ) from None
+    return value
+
+
+def _first_day(value: str) -> date:
+    parts = [int(p) for p in value.split("-")]
+    return date(parts[0], *(parts[1:] + [1, 1])[:2])
+
+
+def _last_day(value: str) -> date:
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        return date(*parts)
+    year, month = parts[0], parts[1] if len(parts) == 2 else 12
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def _key(value: str) -> str:
+    """How a --source/--category value is compared with the index's: case and spaces do not count."""
+    return "".join(value.casefold().split())
+
+
+def _matching(name: str, wanted: str | None, known: dict[str, int]) -> str | None:
+    """``wanted`` as the index spells it; UsageError listing what exists when nothing matches."""
+    if wanted is None:
+        return None
+    for value in known:
+        if value and _key(value) == _key(wanted):
+            return value
+    listed = ", ".join(f"{value} ({n})" for value, n in known.items() if value) or "none"
+    raise UsageError(f"no articles with {name} {wanted!r} in this index; its {name}s: {listed}")
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    if args.since and args.until and _first_day(args.since) > _last_day(args.until):
+        raise UsageError(f"--since {args.since} is after --until {args.until}: no date is both")
+
+
+def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
+    from askbot.retrieval import Filters
+
+    source, category = args.source, args.category
+    if source is not None or category is not None:
+        known = kb.facets()
+        source = _matching("source", source, known.get("sources", {}))  # type: ignore[arg-type]
+        category = _matching("category", category, known.get("categories", {}))  # type: ignore[arg-type]
+    f = Filters(source, category, args.since, args.until)
     return f if f else None
 
 
-def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
-    answer = kb.ask(question, args.k, filters=_filters(args), method=args.method)
+def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace, filters: Filters | None) -> int:
+    from askbot import present
+
+    answer = kb.ask(question, args.k, filters=filters, method=args.method)
     if args.json:
         print(present.as_json(answer))
     else:
@@ -62,38 +191,91 @@ def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) ->
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    _check_dates(args)
     question = " ".join(args.question)
     if question == "-":
         question = sys.stdin.read()
     kb = _kb(args)
     _ensure_built(kb)
-    return _print_answer(kb, question, args)
+    return _print_answer(kb, question, args, _filters(args, kb))
+
+
+def _line_editing(history: Path) -> None:
+    """Arrow keys, Ctrl-A/E and history (kept in ``history``) for ``input()``, where readline exists."""
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain input
+        return
+    readline.set_history_length(1000)
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+
+
+def _remember(line: str, history: Path) -> None:
+    try:
+        import readline
+
+        history.parent.mkdir(parents=True, exist_ok=True)
+        history.touch()  # append_history_file wants the file to exist
+        readline.append_history_file(1, history)
+    except (ImportError, OSError, AttributeError):
+        pass  # history is a convenience: a read-only cache folder must not stop the chat
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    _check_dates(args)
     kb = _kb(args)
     _ensure_built(kb)
+    filters = _filters(args, kb)
     kb.warm_up()
-    _say("askbot chat — اكتب سؤالك (Ctrl-D للخروج / Ctrl-D to quit)")
+    history = kb.settings.cache_dir / "chat_history"
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _line_editing(history)
+    _say("askbot chat — اكتب سؤالك (Ctrl-D للخروج / Ctrl-D to quit; Ctrl-C clears the line)")
     while True:
         try:
             question = input("؟ ")
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             print()
             return EXIT_OK
-        if question.strip():
-            t0 = time.perf_counter()
-            _print_answer(kb, question, args)
-            _say(f"({(time.perf_counter() - t0) * 1e3:.0f} ms)")
+        except KeyboardInterrupt:  # like a shell: the half-typed line is dropped, the chat goes on
+            print()
+            continue
+        if not question.strip():
+            continue
+        if interactive:
+            _remember(question, history)
+        t0 = time.perf_counter()
+        try:
+            _print_answer(kb, question, args, filters)
+        except KeyboardInterrupt:
+            _say("(interrupted)")
+            continue
+        _say(f"({(time.perf_counter() - t0) * 1e3:.0f} ms)")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = asdict(_kb(args).info())
+    kb = _kb(args)
+    info: dict[str, object] = asdict(kb.info())
+    found = kb.facets()
     if args.json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
-    else:
-        for key, value in info.items():
-            print(f"{key:>11}: {value}")
+        print(json.dumps(info | found, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not info.get("built"):
+        info["built"] = f"never: the index is empty (askbot index --index {kb.index_dir} PATH... fills it)"
+    for key in ("sources", "categories"):
+        if key in found:
+            counts: dict[str, int] = found[key]  # type: ignore[assignment]
+            info[key] = ", ".join(f"{name or '(none)'} {n}" for name, n in counts.items())
+    published: dict[str, object] = found.get("published") or {}  # type: ignore[assignment]
+    if published.get("dated"):
+        undated = f", {published['undated']} without a date" if published["undated"] else ""
+        info["published"] = (
+            f"{str(published['first'])[:10]} to {str(published['last'])[:10]} ({published['dated']} dated{undated})"
+        )
+    for key, value in info.items():
+        print(f"{key:>11}: {value}")
     return EXIT_OK
 
 
@@ -111,28 +293,56 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    problems = _kb(args).check()
-    for p in problems:
-        _say(f"problem: {p}")
-    if problems:
-        _say(f"repair: askbot index --rebuild --index {args.index or 'vectors'} PATH...")
-        return EXIT_INDEX
-    _say("index is sound")
-    return EXIT_OK
+    from askbot.store.manifest import IndexCorrupt
+
+    kb = _kb(args)
+    try:
+        problems = kb.check()
+    except IndexCorrupt as exc:  # so damaged that it does not open: that is the finding
+        problems = [str(exc)]
+    repair = f"askbot index --rebuild --index {kb.index_dir} PATH..." if problems else None
+    if args.json:
+        report = {"index": str(kb.index_dir), "sound": not problems, "empty": kb.is_empty, "problems": problems}
+        print(json.dumps(report | ({"repair": repair} if repair else {}), ensure_ascii=False, indent=2))
+    else:
+        for p in problems:
+            print(f"problem: {p}")
+        if repair:
+            print(f"repair: {repair}")
+        elif kb.is_empty:
+            print(f"the index {kb.index_dir}/ is empty: nothing to check")
+        else:
+            print("index is sound")
+    return EXIT_INDEX if problems else EXIT_OK
 
 
 def _retrieval_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-k", type=int, default=None, help="number of excerpts (default 5)")
+    from askbot.retrieval import METHODS
+
+    p.add_argument("-k", type=top_k, default=None, help=f"number of excerpts, 1 to {MAX_TOP_K} (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object (see README)")
-    p.add_argument("--method", choices=METHODS, default="hybrid", help="retrieval method (default hybrid)")
-    p.add_argument("--source", help="only articles from this source (e.g. bbc)")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="hybrid",
+        help="retrieval: hybrid (dense and BM25 scores fused as z-scores, the default), hybrid-rrf "
+        "(reciprocal-rank fusion), dense, bm25",
+    )
+    p.add_argument("--source", help="only articles from this source (e.g. bbc; case and spaces do not count)")
     p.add_argument("--category", help="only articles of this category")
-    p.add_argument("--since", help="only articles published on/after this ISO date (2018-03-01)")
-    p.add_argument("--until", help="only articles published on/before this ISO date")
+    p.add_argument("--since", type=iso_date, help="only articles published on/after this date (2018, 2018-03-01)")
+    p.add_argument("--until", type=iso_date, help="only articles published on/before this date")
+
+
+def _version() -> str:
+    from askbot import __version__
+
+    return f"askbot {__version__}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="askbot", description="Ask Arabic news articles; get cited excerpts.")
+    parser.add_argument("--version", action="version", version=_version())
     # --index/--model work before the command and after it (askbot ask "..." --index DIR)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
@@ -170,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     _retrieval_flags(p)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("info", parents=[common], help="what is indexed, with which model")
+    p = sub.add_parser("info", parents=[common], help="what is indexed (sources, categories, dates), with which model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
@@ -182,52 +392,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("check", parents=[common], help="verify the index: checksums, counts, ids")
+    p.add_argument("--json", action="store_true", help="print one JSON object: sound, problems, repair")
     p.set_defaults(func=cmd_check)
 
-    for module, name in (("askbot.telegram.cli", "add_telegram_parser"), ("askbot.evaluation_cli", "add_eval_parser")):
-        try:
-            adder = getattr(__import__(module, fromlist=[name]), name)
-        except (ImportError, AttributeError):
-            continue
-        adder(sub)
+    from askbot.telegram.cli import add_telegram_parser
+
+    add_telegram_parser(sub, parents=[common])
+    from askbot.evaluation_cli import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's own flush at exit
+        return code
+    except KeyboardInterrupt:
+        _say("\naskbot: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # askbot ask ... | head -1: the reader has gone; stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
+    import sqlite3
+
+    from askbot.store.lock import IndexBusy
+    from askbot.store.manifest import IndexCorrupt, IndexMismatch
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except IndexBusy as exc:
-        _say(f"askbot: {exc}")
-        return EXIT_INDEX
-    except IndexMismatch as exc:
+    except UsageError as exc:
+        _say(f"askbot {args.command}: {exc}")
+        return EXIT_USAGE
+    except (IndexBusy, IndexMismatch, IndexNotBuilt) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
-        if isinstance(exc, sqlite3.OperationalError) and args.command in (
-            "index",
-            "remove",
-            "compact",
-        ):  # disk full, I/O error
+        writing = args.command in ("index", "remove", "compact")
+        if isinstance(exc, sqlite3.OperationalError) and writing:  # disk full, I/O error
             _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
             return EXIT_INDEX
         if isinstance(exc, sqlite3.DatabaseError):  # a damaged meta.sqlite the reader's first query did not catch
             exc = IndexCorrupt(f"the index's meta.sqlite is damaged ({exc})")
-        _say(
-            f"askbot: {exc}\nrepair: askbot check --index {where}; "
-            f"to rebuild: askbot index --rebuild --index {where} PATH..."
-        )
+        check = "" if args.command == "check" else f"askbot check --index {where}; "
+        _say(f"askbot: {exc}\nrepair: {check}to rebuild: askbot index --rebuild --index {where} PATH...")
         return EXIT_INDEX
     except (ValueError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
         _say(f"askbot: {exc}")
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        _say("askbot: interrupted; the index is as it was before this command")
-        return 130
 
 
 if __name__ == "__main__":

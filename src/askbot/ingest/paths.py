@@ -79,8 +79,7 @@ def _read_named(path: Path, mapping: Mapping[str, str] | None, seen: set[tuple[i
     elif _is_known(path):
         yield from _read_file(path, info, mapping, seen)
     else:
-        known = ", ".join([*DOCUMENT_READERS, *JSONL_SUFFIXES])
-        yield IngestProblem(str(path), f"unsupported file type; askbot reads {known}")
+        yield _unsupported(path)
 
 
 def _walk(
@@ -114,6 +113,8 @@ def _walk(
                 continue
             if stat.S_ISDIR(child_info.st_mode) or (stat.S_ISREG(child_info.st_mode) and _is_known(child)):
                 children.append((child, child_info))
+            elif stat.S_ISREG(child_info.st_mode):
+                yield _unsupported(child)  # a .pdf or .docx among the articles: say so, or "added 0" puzzles
         stack.extend(reversed(children))
 
 
@@ -171,6 +172,12 @@ def _read_document(read: Callable[[], bytes], origin: str, reader: DocumentReade
 def _is_known(path: Path) -> bool:
     name = path.name.lower()
     return name.endswith(JSONL_SUFFIXES) or path.suffix.lower() in DOCUMENT_READERS
+
+
+def _unsupported(path: Path) -> IngestProblem:
+    known = ", ".join([*DOCUMENT_READERS, *JSONL_SUFFIXES])
+    kind = f" ({path.suffix.lower()})" if path.suffix else ""
+    return IngestProblem(str(path), f"unsupported file type{kind}; askbot reads {known}")
 
 
 def _missing(path: Path, exc: OSError) -> str:

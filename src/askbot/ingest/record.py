@@ -47,11 +47,30 @@ def make_article(
 ) -> Article | IngestProblem:
     """An ``Article`` from named fields (renamed through ``mapping`` first); a problem when there is no text."""
     named = {(mapping or {}).get(key, key): value for key, value in fields.items()}
+    raw_text = named.get("text")
+    if raw_text is not None and not _is_text(raw_text):  # "text": 12345 is a mistake in the data, not an article
+        return IngestProblem(origin, f"text is {type(raw_text).__name__} {_short(raw_text)}, not a string; skipped")
     values = {name: as_text(named.get(name)) for name in ARTICLE_FIELDS}
     text = values.pop("text")
     if not _WORD.search(text):
         return IngestProblem(origin, "no article text")
     values = {name: value.strip() for name, value in values.items()}
     values["id"] = values["id"] or content_id(text)
-    values["published"] = parse_date(values["published"])
+    published = parse_date(values["published"])
+    if values["published"] and not published:  # a filter by date would silently miss it
+        return IngestProblem(
+            origin,
+            f"published {_short(values['published'])} is not a date (ISO 8601 such as 2018-03-01, RFC 2822, "
+            "or an Arabic date line); fix it or leave it empty; skipped",
+        )
+    values["published"] = published
     return Article(text=text, origin=origin, **values)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(part, str) for part in value))
+
+
+def _short(value: object, limit: int = 40) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"

@@ -34,13 +34,22 @@ def read_text_document(text: str, origin: str, name: str = "", article_id: str =
 def _plain(
     text: str, lines: list[tuple[int, int]], origin: str, name: str, fields: dict[str, str]
 ) -> Article | IngestProblem:
-    """Title: the first line when short and followed by more; otherwise ``name``. Body: the rest."""
+    """Title: the first line when short and followed by more; otherwise ``name``, or (stdin has no name) the
+    first line's opening words. Body: the rest."""
     first_start, first_end = lines[0]
     if len(lines) > 1 and first_end - first_start < MAX_TITLE_CHARS:
         title, body = text[first_start:first_end], text[lines[1][0] : lines[-1][1]]
     else:
-        title, body = name, text[first_start : lines[-1][1]]
+        title, body = name or _opening(text[first_start:first_end]), text[first_start : lines[-1][1]]
     return make_article(fields | {"title": title, "text": body}, origin)
+
+
+def _opening(line: str, limit: int = 80) -> str:
+    """``line`` cut at a word boundary to at most ``limit`` characters, "…" marking the cut."""
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0] if " " in line[:limit] else line[:limit]
+    return cut.rstrip(" ،,.:؛") + "…"
 
 
 def _seed_layout(

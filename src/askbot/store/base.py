@@ -31,6 +31,10 @@ class StoreReader(Protocol):
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None: ...
 
+    def facets(self) -> dict[str, object]:
+        """{"sources": {name: articles}, "categories": {...}, "published": {"first", "last", "dated", "undated"}}"""
+        ...
+
     def dense_search(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -159,6 +160,35 @@ class IndexReader:
                 ) from exc
             out.update((a, h) for a, h in hashes.items() if a not in segment.dead)
         return out
+
+    def facets(self) -> dict[str, object]:
+        """Sources and categories with their article counts, and the first and last publication dates."""
+        sources: Counter[str] = Counter()
+        categories: Counter[str] = Counter()
+        dates: list[str] = []
+        undated = 0
+        for segment in self.segments:
+            for aid, source, category, published in segment.db.execute(
+                "SELECT id, source, category, published FROM articles"
+            ):
+                if aid in segment.dead:
+                    continue
+                sources[source] += 1
+                categories[category] += 1
+                if published:
+                    dates.append(published)
+                else:
+                    undated += 1
+        return {
+            "sources": dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "categories": dict(sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "published": {
+                "first": min(dates, default=None),
+                "last": max(dates, default=None),
+                "dated": len(dates),
+                "undated": undated,
+            },
+        }
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Passage ids of the articles ``filters`` lets through; None when nothing is filtered."""

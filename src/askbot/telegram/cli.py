@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,10 +34,12 @@ ENV = {
 }
 
 
-def add_telegram_parser(subparsers: Any) -> None:
-    """Add the ``telegram`` subcommand to askbot's CLI (sets ``func=run``)."""
+def add_telegram_parser(subparsers: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> None:
+    """Add the ``telegram`` subcommand to askbot's CLI (sets ``func=run``); ``parents`` give the options every
+    command shares (``--index``, ``--model`` after the command)."""
     p = subparsers.add_parser(
         "telegram",
+        parents=list(parents),
         help="run the Telegram bot (token in env TELEGRAM_BOT_TOKEN or --token-file)",
         description="Answer questions in Telegram chats. Long polling by default; --webhook-url for a webhook.",
     )
