@@ -22,6 +22,7 @@ __all__ = ["EMPTY_INDEX", "EMPTY_QUESTION", "IndexReport", "KnowledgeBase", "Pro
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
+    from askbot.follow import FollowReport
 
 T = TypeVar("T")
 
@@ -166,6 +167,12 @@ class KnowledgeBase:
         """What is indexed, with which model, when."""
         reader = self.reader
         return reader.info() if reader is not None else IndexInfo(location=str(self.index_dir), model=self.model)
+
+    def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
+        """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
+        from askbot.follow import follow
+
+        return follow(self, urls, **options)
 
     def check(self) -> list[str]:
         """Deep integrity check of the committed index; returns problems (empty when sound)."""
