@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from askbot.arabic import normalize, script_of
 from askbot.ingest.dates import _MONTHS as _DATE_MONTHS
 from askbot.retrieval import Filters
+from askbot.types import Hit
 
 _PERSIAN_MONTHS = {
     "ژانویه": 1,
@@ -60,6 +62,7 @@ _THIS = r"(?:هذا|هذه|الحالي|الحاليه|الجاري|الجاري
 
 _IN = r"(?:في\s+|خلال\s+|در\s+|in\s+|during\s+)?"
 _ANY_UNIT = "|".join(_UNITS.values())
+RECENCY_SCORE_SHARE = 0.5
 _WORD = r"(?<![\w])"
 _END = r"(?![\w])"
 
@@ -210,7 +213,7 @@ def read_period(question: str, now: datetime | date) -> Period | None:
     """The period ``question`` is about, read against ``now`` (the time of asking, or an archive's ``as_of``);
     None when it names no time and asks for no newest news."""
     today = now.date() if isinstance(now, datetime) else now
-    text = normalize(question)
+    text, where = _folded(question)
     script = script_of(question)
     recent = _RECENT.search(text)
     for pattern, meaning in _COMPILED:
@@ -225,27 +228,35 @@ def read_period(question: str, now: datetime | date) -> Period | None:
             continue
         since, until = span
         label_ar, label_en = _labels(since, until)
-        rest = _without(text, m.start(), m.end(), recent)
+        rest = _without(question, where, (m.start(), m.end()), recent)
         return Period(since.isoformat(), until.isoformat(), label_ar, label_en, recent is not None, rest)
     if recent:
-        return Period(None, None, "الأحدث أولاً", "newest first", True, _without(text, 0, 0, recent))
+        return Period(None, None, "الأحدث أولاً", "newest first", True, _without(question, where, (0, 0), recent))
     return None
 
 
-def _without(text: str, start: int, end: int, recent: re.Match[str] | None) -> str:
+def _folded(text: str) -> tuple[str, list[int]]:
+    """``text`` normalized character by character (spaces kept), and where each folded character came from, so
+    a phrase found in the folded text can be cut from the question as asked (its script and spelling kept)."""
+    pieces = [c if c.isspace() else normalize(c) for c in text]
+    return "".join(pieces), [i for i, piece in enumerate(pieces) for _ in piece] + [len(text)]
+
+
+def _without(question: str, where: list[int], found: tuple[int, int], recent: re.Match[str] | None) -> str:
     """The question without the time phrase (and a "latest news" phrase), for retrieval; whole when nothing is left."""
-    spans = sorted([(start, end)] + ([recent.span()] if recent else []))
+    spans = sorted([found] + ([recent.span()] if recent else []))
     kept, at = [], 0
     for a, b in spans:
+        a, b = where[a], where[b] if b > a else where[a]
         if a >= at:
-            kept.append(text[at:a])
+            kept.append(question[at:a])
             at = b
         else:
             at = max(at, b)
-    kept.append(text[at:])
+    kept.append(question[at:])
     rest = " ".join(" ".join(kept).split())
-    rest = re.sub(r"(?:^|\s)(?:في|خلال|منذ|عن|من|در|از|in|on|during|about)\s*(?=[؟?]?$)", "", rest).strip()
-    return rest if re.search(r"\w{2,}", rest) else text
+    rest = re.sub(r"(?:^|\s)(?:في|خلال|منذ|عن|من|در|از|in|on|during|about)\s*(?=[؟?]?$)", "", rest, flags=re.I).strip()
+    return rest if re.search(r"\w{2,}", rest) else question
 
 
 def with_period(filters: Filters | None, period: Period | None) -> Filters | None:
@@ -258,7 +269,23 @@ def with_period(filters: Filters | None, period: Period | None) -> Filters | Non
     return replace(base, since=period.since, until=period.until)
 
 
-def label(period: Period, script: str = "ar") -> str:
+def newest_first(hits: Sequence[Hit], published: Mapping[int, str], relevant: int) -> list[Hit]:
+    """The newest of what answers first: among the ``relevant`` best hits, those scoring at least half the best
+    (fused scores: clearly on topic) newest first (undated last), then the others as ranked."""
+    top = hits[0].score if hits else 0.0
+    close = [h for h in hits[:relevant] if top <= 0 or h.score >= RECENCY_SCORE_SHARE * top]
+    head = sorted(close, key=lambda h: published.get(h.passage_id, "")[:19], reverse=True)
+    taken = {h.passage_id for h in head}
+    return [*head, *(h for h in hits if h.passage_id not in taken)]
+
+
+def nothing_in(period: Period) -> str:
+    """The message when no article falls in the period (the answer then comes from every date)."""
+    arabic = f"لا مقالات في الفترة {period.label_ar}؛ هذه أقرب النتائج من كل التواريخ."
+    return f"{arabic} / Nothing from {period.label_en}: best matches from any date."
+
+
+def label(period: Period) -> str:
     """The message line that says which period was understood."""
     if period.since is None and period.until is None:
         return "الأحدث أولاً / newest first"
