@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,7 +131,7 @@ class KnowledgeBase:
     # ---- reading ------------------------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found); ``options`` as
-        :meth:`asked` takes them (offset, filters, method)."""
+        :meth:`asked` takes them (offset, filters, method, as_of)."""
         return self.asked(question, k, **options).answer
 
     def asked(
@@ -141,14 +142,16 @@ class KnowledgeBase:
         offset: int = 0,
         filters: Filters | None = None,
         method: str = "hybrid",
+        as_of: date | None = None,
     ) -> asking.Asked:
-        """:meth:`ask`, with the ranked hits the answer was composed from."""
+        """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
+        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
         reader = self.reader
         encoder = self.encoder if method != "bm25" and reader is not None else None
         limit = self.settings.max_question_chars
         k = k or self.settings.top_k
         return asking.ask(
-            reader, encoder, question, k=k, offset=offset, filters=filters, method=method, max_chars=limit
+            reader, encoder, question, k=k, offset=offset, filters=filters, method=method, max_chars=limit, as_of=as_of
         )
 
     def warm_up(self) -> None:
