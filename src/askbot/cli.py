@@ -184,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[common], help="verify the index: checksums, counts, ids")
     p.set_defaults(func=cmd_check)
 
-    for module, name in (("askbot.telegram.cli", "add_telegram_parser"), ("askbot.evaluation_cli", "add_eval_parser")):
+    for module, name in (
+        ("askbot.telegram.cli", "add_telegram_parser"),
+        ("askbot.evaluation_cli", "add_eval_parser"),
+        ("askbot.follow_cli", "add_follow_parser"),
+    ):
         try:
             adder = getattr(__import__(module, fromlist=[name]), name)
         except (ImportError, AttributeError):
