@@ -171,6 +171,12 @@ class KnowledgeBase:
         reader = self.reader
         return reader.info() if reader is not None else IndexInfo(location=str(self.index_dir), model=self.model)
 
+    def latest(self, limit: int = 10) -> list[Article]:
+        """The newest articles by publication date (for /latest); [] for a store that cannot list them."""
+        reader = self.reader
+        newest = getattr(reader, "latest", None)  # the local store's; not (yet) part of StoreReader
+        return newest(limit) if newest is not None else []
+
     def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
         """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
         from askbot.follow import follow
