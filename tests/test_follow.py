@@ -275,7 +275,7 @@ def test_follow_info_reports_sources_and_pages(site: Site, tmp_path: Path) -> No
     f.poll()
     f.close()
     info = follow_info(tmp_path)
-    assert info is not None and info["pages"] == {"indexed": 2}
+    assert info is not None and info["pages"] == {"indexed": 2} and info["sources"] == 1 and not info["problems"]
     assert follow_info(tmp_path / "nothing") is None
     store = SeenStore(tmp_path / "follow.sqlite")
     assert [row["title"] for row in store.latest(1)] == ["خبر رقم 1 عن الاتفاقية"]
@@ -291,7 +291,7 @@ def test_followed_article_is_answerable_and_an_edit_replaces_it(site: Site, inde
     site.pages[path] = article_html("اتفاقية بين العراق والأردن", BODY, "2018-03-10T08:00:00+00:00")
     site.pages["/feed.xml"] = rss([(path, "اتفاقية بين العراق والأردن", "2018-03-10T08:00:00+00:00")], site.base)
     kb = askbot.open(index_copy)
-    before = kb.info()["articles"]
+    before = kb.info().articles
     report = kb.follow([site.base + "/feed.xml"], fetcher=Fetcher(host_delay_s=0))
     assert len(report.added) == 1
     answer = kb.ask("ما الاتفاقية التي وقعها العراق مع الأردن؟")
@@ -301,7 +301,15 @@ def test_followed_article_is_answerable_and_an_edit_replaces_it(site: Site, inde
     site.pages["/feed.xml"] = rss([(path, "اتفاقية بين العراق والأردن", "2018-03-10T09:00:00+00:00")], site.base)
     report = kb.follow([site.base + "/feed.xml"], fetcher=Fetcher(host_delay_s=0))
     assert report.updated == [article_id(site.base + path)]
-    assert kb.info()["articles"] == before + 1
+    assert kb.info().articles == before + 1
+    followed = kb.follow_info()
+    assert followed is not None and followed["last_checked"]
+    assert followed | {"last_checked": ""} == {
+        "sources": 1,
+        "pages": {"indexed": 1},
+        "last_checked": "",
+        "problems": [],
+    }
     assert "الشمسية" in kb.ask("ما الاتفاقية التي وقعها العراق مع الأردن؟").excerpts[0].text
 
 

@@ -88,7 +88,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = asdict(_kb(args).info())
+    kb = _kb(args)
+    info = asdict(kb.info())
+    if followed := kb.follow_info():
+        info["follow"] = followed
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
     else:

@@ -199,13 +199,20 @@ def store_for(kb: KnowledgeBase) -> SeenStore:
 
 
 def follow_info(index_dir: Path) -> dict[str, object] | None:
-    """The ``follow`` section of ``askbot info``: sources and page counts (None when nothing is followed)."""
+    """The ``follow`` section of ``askbot info``: sources, pages by status, the last check and the sources'
+    current problems (None when nothing is followed)."""
     path = index_dir / STORE_NAME
     if not path.exists():
         return None
     store = SeenStore(path)
     try:
-        return {"sources": store.sources(), "pages": store.counts()}
+        sources = store.sources()
+        return {
+            "sources": len(sources),
+            "pages": store.counts(),
+            "last_checked": max((s["checked"] for s in sources), default=""),
+            "problems": [f"{s['url']}: {s['problem']}" for s in sources if s["problem"]][:20],
+        }
     finally:
         store.close()
 
@@ -395,11 +402,12 @@ def follow(
     stop: threading.Event | None = None,
     on_poll: Callable[[FollowReport], None] | None = None,
     fetcher: Fetcher | None = None,
+    batch_articles: int | None = None,
 ) -> FollowReport:
     """Poll ``urls`` once (``once``) or every ``every_s`` seconds until ``stop`` is set; returns the last report."""
     from askbot.store import IndexBusy
 
-    follower = Follower(kb, urls, fetcher=fetcher)
+    follower = Follower(kb, urls, fetcher=fetcher, batch_articles=batch_articles or BATCH_ARTICLES)
     stop = stop or threading.Event()
     every = DEFAULT_EVERY_S if every_s is None else every_s
     try:

@@ -39,6 +39,7 @@ def add_follow_parser(subparsers: Any) -> None:
     p.add_argument("--every", type=parse_duration, default=DEFAULT_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
+    p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
     p.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
     p.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
     p.set_defaults(func=run)
@@ -60,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     try:
         report = kb.follow(
-            args.urls, every_s=args.every, once=args.once, stop=stop, on_poll=print_report, fetcher=fetcher
+            args.urls,
+            every_s=args.every,
+            once=args.once,
+            stop=stop,
+            on_poll=print_report,
+            fetcher=fetcher,
+            batch_articles=args.batch,
         )
     except KeyboardInterrupt:
         stop.set()

@@ -177,6 +177,12 @@ class KnowledgeBase:
         newest = getattr(reader, "latest", None)  # the local store's; not (yet) part of StoreReader
         return newest(limit) if newest is not None else []
 
+    def follow_info(self) -> dict[str, object] | None:
+        """What is followed into this index (``askbot info``'s follow section); None when nothing is."""
+        from askbot.follow import follow_info
+
+        return follow_info(self.index_dir)
+
     def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
         """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
         from askbot.follow import follow
