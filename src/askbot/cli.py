@@ -8,6 +8,7 @@ import sqlite3
 import sys
 import time
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 from askbot import present
@@ -47,13 +48,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return _index(_kb(args), args.paths, rebuild=args.rebuild, mapping=mapping)
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date: write e.g. 2018-03-14") from None
+
+
 def _filters(args: argparse.Namespace) -> Filters | None:
     f = Filters(args.source, args.category, args.since, args.until)
     return f if f else None
 
 
 def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
-    answer = kb.ask(question, args.k, filters=_filters(args), method=args.method)
+    answer = kb.ask(question, args.k, filters=_filters(args), method=args.method, as_of=args.as_of)
     if args.json:
         print(present.as_json(answer))
     else:
@@ -132,6 +140,9 @@ def _retrieval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", help="only articles of this category")
     p.add_argument("--since", help="only articles published on/after this ISO date (2018-03-01)")
     p.add_argument("--until", help="only articles published on/before this ISO date")
+    p.add_argument(
+        "--as-of", type=_iso_date, default=None, help="read 'yesterday', 'last week'... against this date (an archive)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
