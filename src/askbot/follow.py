@@ -114,7 +114,8 @@ class SeenStore:
         self.db.close()
 
     def source(self, url: str) -> tuple[str, str]:
-        row = self.db.execute("SELECT etag, last_modified FROM sources WHERE url=?", (url,)).fetchone()
+        with self._lock:
+            row = self.db.execute("SELECT etag, last_modified FROM sources WHERE url=?", (url,)).fetchone()
         return (row[0], row[1]) if row else ("", "")
 
     def list_entries(self, source: str, kind: str, entries: Sequence[Entry], etag: str, last_modified: str) -> int:
@@ -159,11 +160,12 @@ class SeenStore:
 
     def pending(self, sources: Iterable[str] | None = None) -> list[Page]:
         """Pages to fetch: listed and not yet indexed, changed in their listing, or failed fewer than the limit."""
-        rows = self.db.execute(
-            "SELECT url, source, listed_title, listed_published, etag, last_modified, content_hash FROM pages"
-            " WHERE status='pending' OR (status='failed' AND attempts < ?) ORDER BY listed_published DESC, url",
-            (MAX_ATTEMPTS,),
-        ).fetchall()
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT url, source, listed_title, listed_published, etag, last_modified, content_hash FROM pages"
+                " WHERE status='pending' OR (status='failed' AND attempts < ?) ORDER BY listed_published DESC, url",
+                (MAX_ATTEMPTS,),
+            ).fetchall()
         wanted = None if sources is None else set(sources)
         return [Page(*row) for row in rows if wanted is None or row[1] in wanted]
 
@@ -236,6 +238,7 @@ class Follower:
         self.store = store or store_for(kb)
         self.batch_articles = batch_articles
         self.on_problem = on_problem or (lambda p: log.warning("%s: %s", p.origin, p.reason))
+        self._validators: dict[str, tuple[str, str]] = {}  # url -> (ETag, Last-Modified) of a page being indexed
 
     def close(self) -> None:
         self.fetcher.close()
@@ -327,6 +330,7 @@ class Follower:
         """Batches of fetched articles; pages are fetched in a thread while the caller indexes the last batch."""
         batches: queue.Queue[list[Article] | None] = queue.Queue(maxsize=2)
         stop = threading.Event()
+        failed: list[BaseException] = []
 
         def fetch_all() -> None:
             batch: list[Article] = []
@@ -343,6 +347,8 @@ class Follower:
                         batch, started = [], time.monotonic()
                 if batch:
                     batches.put(batch)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the indexing thread
+                failed.append(exc)
             finally:
                 batches.put(None)
 
@@ -351,6 +357,8 @@ class Follower:
         try:
             while (batch := batches.get()) is not None:
                 yield batch
+            if failed:
+                raise failed[0]
         finally:
             stop.set()
             while worker.is_alive():  # let a blocked put() finish
@@ -385,7 +393,7 @@ class Follower:
         """One round: read every source, then fetch and index every pending page."""
         started = time.perf_counter()
         report = FollowReport()
-        self._validators: dict[str, tuple[str, str]] = {}
+        self._validators.clear()
         reached = self.read_sources(report)
         for batch in self._fetched(self.store.pending(reached), report):
             self._index(batch, report)
