@@ -328,3 +328,16 @@ def test_robots_txt_missing_allows_and_failing_refuses(site: Site, tmp_path: Pat
     f = follower(FakeKB(tmp_path / "b"), [site.base + "/feed.xml"])
     assert "robots.txt" in f.poll().problems[0].reason
     f.close()
+
+
+def test_follow_command_parses_durations_and_refuses_bad_urls_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    from askbot.cli import build_parser, main
+    from askbot.follow_cli import parse_duration
+
+    args = build_parser().parse_args(["follow", "http://127.0.0.1:9/feed.xml", "--every", "5m", "--once"])
+    assert (args.urls, args.every, args.once) == (["http://127.0.0.1:9/feed.xml"], 300.0, True)
+    assert [parse_duration(t) for t in ("90", "90s", "1.5h", "1d")] == [90.0, 90.0, 5400.0, 86400.0]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["follow", "http://a/", "--every", "soon"])
+    assert main(["follow", "file:///etc/passwd", "--once"]) == 4
+    assert "not an http(s) URL" in capsys.readouterr().err
