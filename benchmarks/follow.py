@@ -97,7 +97,7 @@ def throughput(args: argparse.Namespace) -> None:
         cpu, started = time.process_time(), time.perf_counter()
         report = follow_kb.follow([news.feed], fetcher=Fetcher(host_delay_s=0.0))
         follow_s, follow_cpu = time.perf_counter() - started, time.process_time() - cpu
-        passages = follow_kb.info()["passages"]
+        passages = follow_kb.info().passages
     news.stop()
     raw_rate, follow_rate = len(raw.added) / raw_s * 60, len(report.added) / follow_s * 60
     print(f"articles served: {len(rows)} (one RSS feed listing all, one page each)")
@@ -222,14 +222,14 @@ def restart(args: argparse.Namespace) -> None:
             first.send_signal(signal.SIGKILL)
             first.wait()
             kb = askbot.open(index)
-            before = kb.info()["articles"] if not kb.is_empty else 0
+            before = kb.info().articles if not kb.is_empty else 0
             if state == "killed" and 0 < before < len(expected):
                 killed_mid += 1
             done = subprocess.run(cli(*base), env=env(), stderr=subprocess.PIPE, text=True, timeout=900)
             kb.refresh()
             reader = kb.reader
             ids = set(reader.articles(list(expected)).keys()) if reader is not None else set()
-            count = kb.info()["articles"]
+            count = kb.info().articles
             lost, extra = len(expected - ids), count - len(ids & expected)
             lost_total += lost
             extra_total += extra
