@@ -10,11 +10,12 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 import numpy as np
 
-from askbot import arabic
+from askbot import arabic, when
 from askbot.answer import EVIDENCE_HITS, compose, shown_hits
 from askbot.retrieval import search
 from askbot.sentences import SentenceScorer
@@ -148,11 +149,15 @@ def ask(
     max_chars: int = 1000,
     depth: int = 0,
     vector: np.ndarray | None = None,
+    as_of: date | None = None,
 ) -> Asked:
     """Answer one question. ``vector`` skips encoding; without an encoder only ``method="bm25"`` ranks, and the
     not-found decision has no cosine to read.
 
     ``depth`` ranks at least that many hits (the evaluator ranks 10); the answer reads the first ``offset + 2k``.
+    A period the question names ("أمس", "last week") is read against ``as_of`` (default: now) and is the date
+    filter unless ``filters`` give dates (no article in it: all dates, said so); "latest" puts the newest of the
+    clearly relevant excerpts first; the message names the period understood.
     """
     text, note = clean_question(question, max_chars)
     if not arabic.tokens(text):
@@ -160,11 +165,30 @@ def ask(
     if reader is None or reader.info().passages == 0:
         return Asked(Answer(question, False, message=EMPTY_INDEX))
     depth = max(offset + shown_hits(k), EVIDENCE_HITS, depth)
-    found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=vector)
+    period = when.read_period(text, as_of or datetime.now(UTC))
+    searched = period.question if period else text
+    dated = when.with_period(filters, period)
+    if period and period.recency and as_of and not (dated and dated.until):
+        dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
+    found = retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector)
+    if period and not found.hits and dated != filters:  # nothing in that period: say so, answer from all dates
+        found = retrieve(reader, encoder, searched, depth=depth, filters=filters, method=method, vector=found.vector)
+        note = " ".join(filter(None, [note, when.nothing_in(period)]))
+    elif period:
+        note = " ".join(filter(None, [note, when.label(period)]))
+    if period and period.recency:
+        found = _newest_first(found, offset + k)
     found = replace(found, note=note)
     answer = answer_from(found, encoder, k=k, offset=offset, question=question)
     article_of = {r.hit.passage_id: r.article.id for r in found.retrieved}
     return Asked(answer, found.hits, tuple(article_of.get(h.passage_id, "") for h in found.hits), answer.timings_ms)
+
+
+def _newest_first(found: Retrieval, relevant: int) -> Retrieval:
+    published = {r.hit.passage_id: r.article.published for r in found.retrieved}
+    hits = tuple(when.newest_first(found.hits, published, relevant))
+    rank = {h.passage_id: i for i, h in enumerate(hits)}
+    return replace(found, hits=hits, retrieved=tuple(sorted(found.retrieved, key=lambda r: rank[r.hit.passage_id])))
 
 
 def ask_many(

@@ -167,6 +167,14 @@ def _check_dates(args: argparse.Namespace) -> None:
         raise UsageError(f"--since {args.since} is after --until {args.until}: no date is both")
 
 
+def as_of_date(text: str) -> date:
+    """argparse type for --as-of: an ISO day."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date: write e.g. 2018-03-14") from None
+
+
 def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
     from askbot.retrieval import Filters
 
@@ -182,7 +190,7 @@ def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
 def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace, filters: Filters | None) -> int:
     from askbot import present
 
-    answer = kb.ask(question, args.k, filters=filters, method=args.method)
+    answer = kb.ask(question, args.k, filters=filters, method=args.method, as_of=args.as_of)
     if args.json:
         print(present.as_json(answer))
     else:
@@ -259,6 +267,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     kb = _kb(args)
     info: dict[str, object] = asdict(kb.info())
     found = kb.facets()
+    if followed := kb.follow_info():
+        info["follow"] = followed
     if args.json:
         print(json.dumps(info | found, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -332,6 +342,9 @@ def _retrieval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", help="only articles of this category")
     p.add_argument("--since", type=iso_date, help="only articles published on/after this date (2018, 2018-03-01)")
     p.add_argument("--until", type=iso_date, help="only articles published on/before this date")
+    p.add_argument(
+        "--as-of", type=as_of_date, default=None, help="read 'yesterday', 'last week'... against this date (an archive)"
+    )
 
 
 def _version() -> str:
@@ -401,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     from askbot.evaluation_cli import add_eval_parser
 
     add_eval_parser(sub)
+    from askbot.follow_cli import add_follow_parser
+
+    add_follow_parser(sub)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,7 @@ __all__ = ["EMPTY_INDEX", "EMPTY_QUESTION", "IndexReport", "KnowledgeBase", "Pro
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
+    from askbot.follow import FollowReport
 
 T = TypeVar("T")
 
@@ -129,7 +131,7 @@ class KnowledgeBase:
     # ---- reading ------------------------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts (or say it is not found); ``options`` as
-        :meth:`asked` takes them (offset, filters, method)."""
+        :meth:`asked` takes them (offset, filters, method, as_of)."""
         return self.asked(question, k, **options).answer
 
     def asked(
@@ -140,14 +142,16 @@ class KnowledgeBase:
         offset: int = 0,
         filters: Filters | None = None,
         method: str = "hybrid",
+        as_of: date | None = None,
     ) -> asking.Asked:
-        """:meth:`ask`, with the ranked hits the answer was composed from."""
+        """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
+        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
         reader = self.reader
         encoder = self.encoder if reader is not None else None
         limit = self.settings.max_question_chars
         k = k or self.settings.top_k
         return asking.ask(
-            reader, encoder, question, k=k, offset=offset, filters=filters, method=method, max_chars=limit
+            reader, encoder, question, k=k, offset=offset, filters=filters, method=method, max_chars=limit, as_of=as_of
         )
 
     def warm_up(self) -> None:
@@ -171,6 +175,24 @@ class KnowledgeBase:
         """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""
         reader = self.reader
         return reader.facets() if reader is not None else {}
+
+    def latest(self, limit: int = 10) -> list[Article]:
+        """The newest articles by publication date (for /latest); [] for a store that cannot list them."""
+        reader = self.reader
+        newest = getattr(reader, "latest", None)  # the local store's; not (yet) part of StoreReader
+        return newest(limit) if newest is not None else []
+
+    def follow_info(self) -> dict[str, object] | None:
+        """What is followed into this index (``askbot info``'s follow section); None when nothing is."""
+        from askbot.follow import follow_info
+
+        return follow_info(self.index_dir)
+
+    def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
+        """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
+        from askbot.follow import follow
+
+        return follow(self, urls, **options)
 
     def check(self) -> list[str]:
         """Deep integrity check of the committed index; returns problems (empty when sound)."""

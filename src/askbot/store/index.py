@@ -148,6 +148,15 @@ class IndexReader:
                     break
         return out
 
+    def latest(self, limit: int) -> list[Article]:
+        """The ``limit`` most recently published live articles (undated ones never), newest first."""
+        found: dict[str, Article] = {}
+        for segment in reversed(self.segments):  # newest segment first: its copy of an article is the live one
+            for article in metadata.latest_articles(segment.db, limit + len(segment.dead)):
+                if article.id not in segment.dead:
+                    found.setdefault(article.id, article)
+        return sorted(found.values(), key=lambda a: a.published, reverse=True)[:limit]
+
     def content_hashes(self) -> dict[str, str]:
         """Article id -> content hash of every indexed article (what ``add`` compares to skip unchanged ones)."""
         out: dict[str, str] = {}

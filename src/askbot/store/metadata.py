@@ -151,6 +151,22 @@ def filtered_pids(
     return [pid for (pid,) in con.execute(sql, args)]
 
 
+def published_of(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, str]:
+    """pid -> its article's publication date ("" when unknown)."""
+    marks = ",".join("?" * len(pids))
+    sql = f"SELECT p.pid, a.published FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})"
+    return dict(con.execute(sql, [int(p) for p in pids]))
+
+
+def latest_articles(con: sqlite3.Connection, limit: int) -> list[Article]:
+    """The ``limit`` most recently published articles (undated ones never)."""
+    rows = con.execute(
+        f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles WHERE published != '' ORDER BY published DESC LIMIT ?",
+        (limit,),
+    )
+    return [Article(*row) for row in rows]
+
+
 def counts(con: sqlite3.Connection) -> tuple[int, int]:
     (articles,) = con.execute("SELECT count(*) FROM articles").fetchone()
     (passages,) = con.execute("SELECT count(*) FROM passages").fetchone()

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from askbot.types import Answer, Excerpt, IndexInfo
+from askbot.types import Answer, Article, Excerpt, IndexInfo
 
 REFRESH_EVERY_S = 30.0  # how often to look for articles added by a writer (refresh is cheap when unchanged)
 
@@ -53,6 +53,9 @@ class Asker:
 
     async def passage(self, passage_id: int) -> Excerpt | None:
         return await self._run(self.kb.passage, passage_id)
+
+    async def latest(self, limit: int) -> list[Article]:
+        return await self._run(self.kb.latest, limit)  # type: ignore[attr-defined]
 
     async def info(self) -> IndexInfo:
         return await self._run(self.kb.info)

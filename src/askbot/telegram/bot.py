@@ -141,6 +141,7 @@ class AskbotHandlers:
         app.add_handler(CommandHandler(["start", "help"], self.help))
         app.add_handler(CommandHandler("about", self.about))
         app.add_handler(CommandHandler("source", self.source))
+        app.add_handler(CommandHandler("latest", self.latest))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.question))
         app.add_handler(CallbackQueryHandler(self.button, pattern=r"^[mp]:"))
         app.add_handler(InlineQueryHandler(self.inline))
@@ -163,6 +164,10 @@ class AskbotHandlers:
 
     async def about(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._send(context.bot, update, [texts.about_text(await self.asker.info())])
+
+    async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        articles = await self.asker.latest(texts.LATEST_COUNT)
+        await self._send(context.bot, update, [texts.latest_text(articles)])
 
     async def source(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ def add_telegram_parser(subparsers: Any, parents: Sequence[argparse.ArgumentPars
     p.add_argument("--webhook-secret", help="secret Telegram sends with each update (default: random per run)")
     p.add_argument("--listen", help="address the webhook server binds (default 127.0.0.1, behind a proxy)")
     p.add_argument("--port", type=int, help=f"port of the webhook server (default {DEFAULT_WEBHOOK_PORT})")
+    p.add_argument("--follow", nargs="+", metavar="URL", help="also follow these feeds/sitemaps/sites (askbot follow)")
+    p.add_argument("--follow-every", default="10m", help="poll interval for --follow (default 10m)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: every API call, -vv: debug")
     p.set_defaults(func=run)
 
@@ -100,6 +103,26 @@ def configure_logging(verbose: int) -> None:
     logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def start_following(settings: Settings, urls: list[str], every: str) -> threading.Event:
+    """Follow ``urls`` in a background thread, into the bot's index (its own KnowledgeBase: the bot's reader and
+    encoder stay on the bot's worker). The bot sees new articles when it refreshes (every 30 s)."""
+    from askbot.follow_cli import parse_duration, print_report
+
+    every_s = parse_duration(every)
+    stop = threading.Event()
+    follower_kb = askbot.open(settings=settings)
+
+    def loop() -> None:
+        try:
+            follower_kb.follow(urls, every_s=every_s, once=False, stop=stop, on_poll=print_report)
+        except Exception as exc:  # noqa: BLE001 - following stops; the bot keeps answering from what is indexed
+            log.error("following stopped: %s: %s", type(exc).__name__, exc)
+
+    threading.Thread(target=loop, name="askbot-follow", daemon=True).start()
+    log.info("following %d source(s) every %s", len(urls), every)
+    return stop
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the model and the index once, then serve Telegram until interrupted."""
     from askbot.telegram.bot import ALLOWED_UPDATES, BotOptions, build_application  # PTB loads only here
@@ -129,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     info = kb.info()
     log.info("ready: %s articles, %s passages, model %s", info.articles, info.passages, info.model)
 
+    follow_urls = getattr(args, "follow", None)
+    if follow_urls:
+        start_following(settings, follow_urls, getattr(args, "follow_every", "10m"))
     app = build_application(kb, token, base_url=_flag(args, "base_url"), options=options)
     try:
         if webhook:

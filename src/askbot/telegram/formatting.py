@@ -209,6 +209,8 @@ def answer_chunks(answer: Answer, *, first_number: int = 1, notices: Sequence[st
         else:
             chunks.append("جرّب صياغة أخرى أو كلمات من عنوان الخبر.\n")
         return chunks
+    if answer.message:  # e.g. the period the question was understood to be about
+        chunks.append(f"ℹ️ <i>{esc(answer.message)}</i>\n\n")
     chunks.extend(excerpt_html(e, first_number + i) for i, e in enumerate(answer.excerpts))
     chunks.append(f"<i>الثقة / confidence: {answer.confidence:.2f}</i>\n")
     return chunks

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from askbot.telegram.formatting import esc
-from askbot.types import IndexInfo
+from askbot.types import Article, IndexInfo
 
 COMMANDS = {
     "start": "بدء الاستخدام وشرح مختصر",
     "help": "كيف أسأل؟",
     "about": "حجم الفهرس والنموذج وتاريخ البناء",
     "source": "النص الكامل لمقطع: /source رقم",
+    "latest": "أحدث المقالات: العناوين والتواريخ والروابط",
 }
+LATEST_COUNT = 10
+NO_ARTICLES = "لا مقالات مؤرخة في الفهرس بعد."
 
 MORE_BUTTON = "⬇️ المزيد من النتائج"
 PASSAGE_BUTTON = "📄 النص الكامل {number}"
@@ -60,3 +63,16 @@ def about_text(info: IndexInfo) -> str:
             f"🗓 تاريخ البناء: {esc(built[:19].replace('T', ' '))}",
         ]
     )
+
+
+def latest_text(articles: list[Article]) -> str:
+    """/latest: the newest articles, one line each: date, title (linked), source."""
+    if not articles:
+        return NO_ARTICLES
+    lines = ["<b>🆕 أحدث المقالات</b>"]
+    for a in articles:
+        title = esc(a.title or a.id)
+        linked = f'<a href="{esc(a.url)}">{title}</a>' if a.url.startswith(("http://", "https://")) else title
+        source = f" — {esc(a.source)}" if a.source else ""
+        lines.append(f"• {esc(a.published[:16].replace('T', ' '))} · {linked}{source}")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""`askbot follow URL...`: poll feeds, sitemaps and home pages, and index their new or changed articles."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from askbot.config import Settings
+from askbot.follow import DEFAULT_EVERY_S, FollowReport
+from askbot.kb import KnowledgeBase
+
+EXIT_OK, EXIT_SOURCES = 0, 4
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d)?", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """ "10m" -> 600.0; "90" and "90s" -> 90.0; "1h", "1d". ValueError saying what is wanted."""
+    found = _DURATION.fullmatch(text.strip())
+    if not found or float(found["n"]) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 90s, 10m, 1h")
+    return float(found["n"]) * _SECONDS[(found["unit"] or "s").lower()]
+
+
+def add_follow_parser(subparsers: Any) -> None:
+    """Add the ``follow`` subcommand to askbot's CLI (sets ``func=run``)."""
+    p = subparsers.add_parser(
+        "follow",
+        help="follow RSS/Atom feeds, sitemaps and sites: index new and edited articles as they appear",
+        description="Poll each URL (a feed, a sitemap or sitemap index, or a home page whose feeds are found) "
+        "and index its new or changed article pages. What was seen is kept in INDEX/follow.sqlite, "
+        "so a restart fetches only what is new.",
+    )
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--every", type=parse_duration, default=DEFAULT_EVERY_S, help="poll interval (default 10m)")
+    p.add_argument("--once", action="store_true", help="poll once and exit")
+    p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
+    p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
+    p.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
+    p.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
+    p.set_defaults(func=run)
+
+
+def print_report(report: FollowReport) -> None:
+    for problem in report.problems[:50]:
+        print(f"problem {problem.origin}: {problem.reason}", file=sys.stderr, flush=True)
+    print(f"follow: {report.summary()}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from askbot.fetching import Fetcher, check_url
+
+    for url in args.urls:
+        check_url(url)  # ValueError-like FetchError before the model loads
+    kb = KnowledgeBase(Settings.from_env(index=getattr(args, "index", None), model=getattr(args, "model", None)))
+    fetcher = Fetcher() if args.delay is None else Fetcher(host_delay_s=args.delay)
+    stop = threading.Event()
+    try:
+        report = kb.follow(
+            args.urls,
+            every_s=args.every,
+            once=args.once,
+            stop=stop,
+            on_poll=print_report,
+            fetcher=fetcher,
+            batch_articles=args.batch,
+        )
+    except KeyboardInterrupt:
+        stop.set()
+        print("askbot: stopped; what was indexed stays, pending pages are fetched next time", file=sys.stderr)
+        return 130
+    return EXIT_OK if not report.problems or report.added or report.updated or report.unchanged else EXIT_SOURCES
