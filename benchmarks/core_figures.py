@@ -61,8 +61,7 @@ def rates() -> Path:
     report = kb.add([ROOT / "seeds"])
     indexing = report.passages / report.seconds
     print(f"raw encoder rate: {raw:.1f} passages/s over {len(texts)} seed passages")
-    print(f"indexing rate (read+chunk+embed+write, end to end): {indexing:.1f} passages/s "
-          f"= {indexing / raw:.2f} x raw")
+    print(f"indexing rate (read+chunk+embed+write, end to end): {indexing:.1f} passages/s = {indexing / raw:.2f} x raw")
     return index
 
 
@@ -70,8 +69,10 @@ def cold_ask(index: Path, runs: int) -> None:
     exe = Path(sys.executable).with_name("askbot")
     env = {**os.environ, "ASKBOT_INDEX": str(index)}
     times = [run([str(exe), "ask", QUESTION], env) for _ in range(runs)]
-    print(f"cold askbot ask on the seeds index: median {statistics.median(times):.2f} s, "
-          f"min {min(times):.2f} s, max {max(times):.2f} s over {runs} runs")
+    print(
+        f"cold askbot ask on the seeds index: median {statistics.median(times):.2f} s, "
+        f"min {min(times):.2f} s, max {max(times):.2f} s over {runs} runs"
+    )
 
 
 def main() -> None:

@@ -28,8 +28,10 @@ def test_zero_lexical_weight_keeps_dense_order():
 
 
 def test_best_sentence_prefers_rare_question_terms():
-    text = ("قال المسؤول إن الاجتماع كان مهما. ووقع الأعرجي وشمخاني في بغداد أمس المحضر الأمني المشترك بين البلدين. "
-            "ثم غادر الوفد.")
+    text = (
+        "قال المسؤول إن الاجتماع كان مهما. ووقع الأعرجي وشمخاني في بغداد أمس المحضر الأمني المشترك بين البلدين. "
+        "ثم غادر الوفد."
+    )
     weights = {"وقع": 1.0, "محضر": 3.0, "امن": 2.0}  # stemmed forms, as tokenize gives
     start, end, coverage = best_sentence(text, weights)
     assert text[start:end] == "ووقع الأعرجي وشمخاني في بغداد أمس المحضر الأمني المشترك بين البلدين."
@@ -51,8 +53,9 @@ def test_rules_without_words_are_never_marked():
 def _excerpt(article_id: str, text: str):
     from askbot.types import Citation, Excerpt
 
-    cite = Citation(title=article_id, source=article_id, published="", url="", article_id=article_id, start=0,
-                    end=len(text))
+    cite = Citation(
+        title=article_id, source=article_id, published="", url="", article_id=article_id, start=0, end=len(text)
+    )
     return Excerpt(text=text, sentence=text, sentence_start=0, sentence_end=len(text), score=1.0, citation=cite)
 
 
