@@ -227,7 +227,8 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(built_index):
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        assert "Traceback" not in err and proc.returncode in (0, 130), (delay, err)
+        # 130 when interrupted; 0 or 1 when the answer was already out before the signal (a loaded machine)
+        assert "Traceback" not in err and proc.returncode in (0, 1, 130), (delay, proc.returncode, err)
     # deterministically: a Ctrl-C that lands while the command's modules still load
     starting = (
         "import sys; sys.argv = ['askbot']; import os, signal, askbot.cli; "
@@ -246,11 +247,13 @@ def test_ctrl_c_stops_indexing_at_once_and_keeps_the_index(index_copy, tmp_path)
     proc = subprocess.Popen(
         [*ASKBOT, "index", str(news)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    before = set(index_copy.glob("gen-*"))
+    lock = index_copy / ".writer.lock"
     deadline = time.monotonic() + 120
-    while set(index_copy.glob("gen-*")) == before and time.monotonic() < deadline:  # the writer has begun
+    while time.monotonic() < deadline:  # the writer has begun: it holds the lock, with its PID in it
+        if lock.exists() and lock.read_text(encoding="ascii", errors="replace").strip() == str(proc.pid):
+            break
         time.sleep(0.05)
-    time.sleep(2)  # the encoder is busy by now
+    time.sleep(2)  # the encoder is busy by now (120 long articles take minutes)
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
