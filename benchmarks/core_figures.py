@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,10 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command and its children) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def fresh_venv() -> None:
@@ -39,14 +44,17 @@ def fresh_venv() -> None:
     index = Path(tempfile.mkdtemp(prefix="askbot-idx-"))
     cache = Path(tempfile.mkdtemp(prefix="askbot-cache-"))
     env = {**os.environ, "ASKBOT_INDEX": str(index), "ASKBOT_CACHE_DIR": str(cache)}
-    setup = run(["make", "setup", f"VENV={venv}"], env)
-    rest = run(["make", "demo", f"VENV={venv}"], env)
+    (setup, setup_cpu), (rest, rest_cpu) = (
+        run(["make", "setup", f"VENV={venv}"], env),
+        run(["make", "demo", f"VENV={venv}"], env),
+    )
     print(
         f"README first command (make demo) on a fresh venv and an empty model cache: {setup + rest:.0f} s "
-        f"({setup:.0f} s make setup, {rest:.0f} s building the model, indexing seeds/ and answering)"
+        f"({setup:.0f} s make setup, {rest:.0f} s building the model, indexing seeds/ and answering; "
+        f"CPU {setup_cpu:.0f} s + {rest_cpu:.0f} s; load average {os.getloadavg()[0]:.1f})"
     )
-    seconds = run([str(venv / "bin" / "askbot"), "ask", "متى وصل شمخاني إلى بغداد؟"], env)
-    print(f"first answer after it (cold askbot ask): {seconds:.2f} s")
+    seconds, cpu = run([str(venv / "bin" / "askbot"), "ask", "متى وصل شمخاني إلى بغداد؟"], env)
+    print(f"first answer after it (cold askbot ask): {seconds:.2f} s, {cpu:.2f} CPU s")
     for folder in (venv, index, cache):
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -76,10 +84,12 @@ def rates() -> Path:
 def cold_ask(index: Path, runs: int) -> None:
     exe = Path(sys.executable).with_name("askbot")
     env = {**os.environ, "ASKBOT_INDEX": str(index)}
-    times = [run([str(exe), "ask", QUESTION], env) for _ in range(runs)]
+    timed = [run([str(exe), "ask", QUESTION], env) for _ in range(runs)]
+    times, cpus = [t for t, _ in timed], [c for _, c in timed]
     print(
         f"cold askbot ask on the seeds index: median {statistics.median(times):.2f} s, "
-        f"min {min(times):.2f} s, max {max(times):.2f} s over {runs} runs"
+        f"min {min(times):.2f} s, max {max(times):.2f} s over {runs} runs; median {statistics.median(cpus):.2f} CPU s; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
 
