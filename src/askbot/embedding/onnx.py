@@ -45,6 +45,7 @@ MODEL_FILE, TOKENIZER_FILE = "model.onnx", "tokenizer.json"
 OPTIMIZED_FILE = "model.ort-extended.onnx"
 OPSET = 17
 MAX_TOKENS = 512
+COLD_PASSAGE_CHARS = 8000  # passages tokenized in Python while tokenizer.json is unparsed: <= ~0.1 s of it
 
 
 def _require(module: str) -> None:
@@ -246,10 +247,13 @@ class OnnxEngine:
 
         The two give the same ids: on the 2,635 XQuAD-ar/en questions, paragraphs and edge cases compared, all but
         one, a literal ``<unk>`` in the text, which only ``tokenizers`` reads as the special token (and, about once
-        in 3,000 paragraphs, a float32 vs float64 tie in Viterbi splits a word differently).
+        in 3,000 paragraphs, a float32 vs float64 tie in Viterbi splits a word differently). A few short passages
+        while ``tokenizers`` is not loaded yet (an answer scoring its sentences at a cold ``askbot ask``) take
+        e5.c's tokenizer too: ~10 µs a character, against ~1 s to parse ``tokenizer.json``.
         """
         prompted = [self._prompts.get(kind, "") + t for t in texts]
-        if kind == "query" and self._blob is not None:
+        cold_and_small = self._passage_tokenizer is None and sum(map(len, texts)) <= COLD_PASSAGE_CHARS
+        if self._blob is not None and (kind == "query" or cold_and_small):
             if self._query_tokenizer is None:
                 self._query_tokenizer = QueryTokenizer.from_blob(self._blob)
             return [self._query_tokenizer.encode(t, MAX_TOKENS) for t in prompted]
