@@ -38,6 +38,7 @@ __all__ = [
     "new_generation",
     "new_segment",
     "commit_generation",
+    "fsync",
     "sweep_generations",
 ]
 
@@ -89,14 +90,15 @@ def new_segment(index_dir: Path) -> Path:
 def commit_generation(index_dir: Path, generation: Path) -> None:
     """Make ``generation`` the current one: fsync its files, then flip CURRENT atomically."""
     for path in sorted(generation.rglob("*"), key=lambda p: -len(p.parts)):  # files before their folders
-        _fsync(path)
-    _fsync(generation)
-    _fsync(index_dir)  # the new segment folders' entries
+        fsync(path)
+    fsync(generation)
+    fsync(index_dir)  # the new segment folders' entries
     write_atomic(index_dir / CURRENT, generation.name.encode("ascii"))
-    _fsync(index_dir)
+    fsync(index_dir)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush ``path`` (a file or a folder's entries) to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,7 +25,7 @@ import faiss
 import numpy as np
 
 from askbot.arabic import lexical_terms
-from askbot.store import dense, metadata
+from askbot.store import dense, fsync, metadata
 from askbot.store.lexical import LexicalIndex
 from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
 from askbot.types import Article, Passage
@@ -50,16 +49,8 @@ def _tracked_files(folder: Path) -> list[Path]:
 
 def fsync_tree(folder: Path) -> None:
     for path in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):  # files before their folders
-        fsync_path(path)
-    fsync_path(folder)
-
-
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync(path)
+    fsync(folder)
 
 
 _DENSE: dict[tuple[str, str], faiss.Index] = {}  # (folder, sha256 of dense.faiss) -> the loaded FAISS index
