@@ -289,3 +289,20 @@ def test_many_commits_rank_exactly_like_one(backend, tmp_path):
 
     for question in ("أسعار النفط في بغداد", "المنتخب والذهب", "الرباط"):
         assert ranked(reader_of(backend, parts), question) == ranked(reader_of(backend, whole), question)
+
+
+def test_a_filter_never_gets_another_filters_lexical_scores(backend, tmp_path):
+    """The same terms under two filters, the first filter's array freed in between (its id may be reused)."""
+    loc = backend.location(tmp_path)
+    write(backend, loc, "a1", "a2", "a3")
+    reader = reader_of(backend, loc)
+    terms = lexical_terms("المنتخب المغربي في الرباط")
+    for _ in range(20):
+        bbc = reader.allowed_ids(Filters(source="BBC"))
+        _, ids = reader.lexical_search(terms, 5, bbc)
+        assert {reader.passages([int(i)])[int(i)].article_id for i in ids} <= {"a2", "a3"}
+        del bbc
+        none = reader.allowed_ids(Filters(source="nosuch"))
+        _, ids = reader.lexical_search(terms, 5, none)
+        assert len(ids) == 0
+        del none

@@ -78,7 +78,9 @@ class IndexReader:
         legacy = self.manifest.format == 1  # its one segment holds BM25 weights, not frequencies
         self._norms = [None if legacy else bm25.norms(s.lexical.lengths, mean) for s in self.segments]
         self._home: dict[str, Segment] = {}  # article id -> the segment its live passages were last read from
-        self._lexical_memo: tuple[tuple[tuple[str, ...], int], list[np.ndarray]] | None = None
+        # the last query's BM25 scores; the memo holds the ``allowed`` array itself (compared with ``is``): keyed by
+        # id() alone, a later array could reuse a freed one's id and be served another filter's scores
+        self._lexical_memo: tuple[tuple[str, ...], np.ndarray | None, list[np.ndarray]] | None = None
 
     @classmethod
     def open(cls, index_dir: Path) -> IndexReader | None:
@@ -268,9 +270,10 @@ class IndexReader:
 
     def _lexical_all(self, terms: Sequence[str], allowed: np.ndarray | None) -> list[np.ndarray]:
         """The BM25 score of every row of every segment (0 where dead or not allowed); memoized for one query."""
-        key = (tuple(terms), id(allowed) if allowed is not None else -1)
-        if self._lexical_memo is not None and self._lexical_memo[0] == key:  # search then scores: one BM25 pass
-            return self._lexical_memo[1]
+        key = tuple(terms)
+        memo = self._lexical_memo
+        if memo is not None and memo[0] == key and memo[1] is allowed:  # search then scores: one BM25 pass
+            return memo[2]
         ids = [segment.lexical.term_ids(terms) for segment in self.segments]
         idf = self._idf(sorted(set(terms)), ids)
         out = []
@@ -283,7 +286,7 @@ class IndexReader:
             if allowed is not None:
                 scores *= np.isin(segment.pids, allowed)
             out.append(scores)
-        self._lexical_memo = (key, out)
+        self._lexical_memo = (key, allowed, out)
         return out
 
     def lexical_search(
