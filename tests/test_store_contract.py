@@ -41,7 +41,18 @@ def _local() -> Backend:
     )
 
 
-BACKENDS = {"local": _local}
+def _milvus_lite() -> Backend:
+    try:
+        from askbot.store import milvus
+        from askbot.store.milvus.connection import connect, parse
+
+        connect(parse("milvus:/tmp/askbot-contract-probe.db")).close()  # the engine starts, or we say why not
+    except Exception as exc:  # noqa: BLE001 - any failure to start the engine is a skip, with its reason
+        pytest.skip(f"Milvus Lite cannot start here: {exc}")
+    return Backend("milvus-lite", lambda tmp: f"milvus:{tmp}/kb.db", milvus.open_reader, milvus.open_writer)
+
+
+BACKENDS = {"local": _local, "milvus-lite": _milvus_lite}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
