@@ -7,6 +7,8 @@ this file unchanged; nothing here touches SQLite, FAISS or BM25 objects.
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +43,25 @@ def _local() -> Backend:
     )
 
 
-def _milvus_lite() -> Backend:
+@functools.cache
+def _milvus_lite_problem() -> str:
+    """Why Milvus Lite cannot start on this machine ("" when it starts)."""
     try:
-        from askbot.store import milvus
-        from askbot.store.milvus.connection import connect, parse
+        from askbot.store.milvus.connection import connect, disconnect, parse
 
-        connect(parse("milvus:/tmp/askbot-contract-probe.db")).close()  # the engine starts, or we say why not
+        with tempfile.TemporaryDirectory() as tmp:
+            loc = parse(f"milvus:{tmp}/probe.db")
+            disconnect(connect(loc), loc)
     except Exception as exc:  # noqa: BLE001 - any failure to start the engine is a skip, with its reason
-        pytest.skip(f"Milvus Lite cannot start here: {exc}")
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _milvus_lite() -> Backend:
+    if problem := _milvus_lite_problem():
+        pytest.skip(f"Milvus Lite cannot start here ({problem}); pip install 'askbot[milvus]'")
+    from askbot.store import milvus
+
     return Backend("milvus-lite", lambda tmp: f"milvus:{tmp}/kb.db", milvus.open_reader, milvus.open_writer)
 
 

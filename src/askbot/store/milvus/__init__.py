@@ -30,7 +30,7 @@ __all__ = [
 def open_reader(location: str | Path) -> MilvusReader | None:
     """A reader of the committed state, or None where nothing was ever committed."""
     from askbot.store.milvus.commits import read_head
-    from askbot.store.milvus.connection import connect
+    from askbot.store.milvus.connection import connect, disconnect
 
     loc = parse(location)
     if loc.lite and not loc.path.exists():  # do not create an empty .db by looking
@@ -38,7 +38,7 @@ def open_reader(location: str | Path) -> MilvusReader | None:
     client = connect(loc)
     head = read_head(client, loc.prefix)
     if head is None:
-        client.close()
+        disconnect(client, loc)
         return None
     return MilvusReader(client, loc, head)
 
@@ -60,7 +60,7 @@ def committed_manifest(location: str | Path) -> Manifest | None:
 def state_token(location: str | Path) -> str | None:
     """Changes whenever a commit lands (what a long-lived reader compares to know it must reopen)."""
     from askbot.store.milvus.commits import read_head
-    from askbot.store.milvus.connection import connect
+    from askbot.store.milvus.connection import connect, disconnect
 
     loc = parse(location)
     if loc.lite and not loc.path.exists():
@@ -69,5 +69,5 @@ def state_token(location: str | Path) -> str | None:
     try:
         head = read_head(client, loc.prefix)
     finally:
-        client.close()
+        disconnect(client, loc)
     return None if head is None else f"s{head.set}.b{head.batch}"

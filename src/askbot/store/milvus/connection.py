@@ -22,7 +22,8 @@ DEFAULT_PREFIX = "askbot"
 LITE_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,36}$")  # what Milvus Lite accepts as a .db file name
 PREFIX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 INDEXES = ("FLAT", "HNSW")
-TIMEOUT_S = 60.0  # every call: a failing insert otherwise retries for minutes
+TIMEOUT_S = 60.0
+_lite_clients: dict[str, int] = {}  # open clients per Milvus Lite file: its engine process stops with the last  # every call: a failing insert otherwise retries for minutes
 
 
 class MilvusUnavailable(RuntimeError):
@@ -142,11 +143,25 @@ def connect(loc: MilvusLocation) -> MilvusClient:
     try:
         alias = f"askbot-{uuid.uuid4().hex}"  # pymilvus shares one connection per URI: closing it would close all
         if loc.lite:
-            return MilvusClient(loc.uri, timeout=TIMEOUT_S, alias=alias)
+            client = MilvusClient(loc.uri, timeout=TIMEOUT_S, alias=alias)
+            _lite_clients[loc.uri] = _lite_clients.get(loc.uri, 0) + 1
+            return client
         return MilvusClient(loc.uri, token=loc.token, db_name=loc.db_name or "default", timeout=TIMEOUT_S, alias=alias)
     except MilvusException as exc:
         hint = " (is another process holding it? Milvus Lite opens a .db in one process)" if loc.lite else ""
         raise MilvusUnavailable(f"cannot open {loc}: {exc.message}{hint}") from exc
+
+
+def disconnect(client: MilvusClient, loc: MilvusLocation) -> None:
+    """Close ``client``; the last client of a Milvus Lite file stops its engine process (and frees the file)."""
+    client.close()
+    if loc.lite and loc.uri in _lite_clients:
+        _lite_clients[loc.uri] -= 1
+        if _lite_clients[loc.uri] <= 0:
+            del _lite_clients[loc.uri]
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(loc.uri)
 
 
 def server_version(client: MilvusClient, loc: MilvusLocation) -> tuple[int, int]:

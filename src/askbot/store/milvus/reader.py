@@ -10,7 +10,7 @@ import numpy as np
 
 from askbot.store.milvus import schema
 from askbot.store.milvus.commits import Head
-from askbot.store.milvus.connection import MilvusLocation
+from askbot.store.milvus.connection import MilvusLocation, disconnect
 from askbot.types import Article, Filters, IndexInfo, Passage
 
 if TYPE_CHECKING:
@@ -210,4 +210,4 @@ class MilvusReader:
         return problems
 
     def close(self) -> None:
-        self.client.close()
+        disconnect(self.client, self.loc)

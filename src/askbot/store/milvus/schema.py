@@ -158,7 +158,9 @@ def _create(client: MilvusClient, name: str, schema: object, indexes: dict[str, 
     params = client.prepare_index_params()
     for field, (kind, metric, extra) in {"vec": ("FLAT", "IP", {}), **indexes}.items():
         params.add_index(field, index_type=kind, metric_type=metric, params=extra)
-    client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, params, sync=False)  # an empty collection's index is built at once: no polling
+    client.load_collection(name)
 
 
 def ensure_loaded(client: MilvusClient, names: list[str]) -> None:

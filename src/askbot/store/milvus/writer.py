@@ -22,7 +22,7 @@ import numpy as np
 from askbot.store.manifest import IndexMismatch, Manifest
 from askbot.store.milvus import schema
 from askbot.store.milvus.commits import KEEP_COMMITS, RETAIN_S, Head, Lease, now_ms, read_head, write_head
-from askbot.store.milvus.connection import connect, parse, server_version
+from askbot.store.milvus.connection import connect, disconnect, parse, server_version
 from askbot.store.milvus.reader import PAGE, MilvusReader
 from askbot.types import Article, IndexInfo, Passage
 
@@ -85,7 +85,7 @@ class MilvusWriter:
             self._begin()
         except BaseException:
             self.lease.release()
-            self.client.close()
+            disconnect(self.client, self.loc)
             raise
         return self
 
@@ -98,7 +98,7 @@ class MilvusWriter:
                     pass
         finally:
             self.lease.release()
-            self.client.close()
+            disconnect(self.client, self.loc)
 
     def _begin(self) -> None:
         head = read_head(self.client, self.loc.prefix)
