@@ -7,8 +7,6 @@ this file unchanged; nothing here touches SQLite, FAISS or BM25 objects.
 
 from __future__ import annotations
 
-import functools
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,24 +41,12 @@ def _local() -> Backend:
     )
 
 
-@functools.cache
-def _milvus_lite_problem() -> str:
-    """Why Milvus Lite cannot start on this machine ("" when it starts)."""
-    try:
-        from askbot.store.milvus.connection import connect, disconnect, parse
-
-        with tempfile.TemporaryDirectory() as tmp:
-            loc = parse(f"milvus:{tmp}/probe.db")
-            disconnect(connect(loc), loc)
-    except Exception as exc:  # noqa: BLE001 - any failure to start the engine is a skip, with its reason
-        return f"{type(exc).__name__}: {exc}"
-    return ""
-
-
 def _milvus_lite() -> Backend:
-    if problem := _milvus_lite_problem():
-        pytest.skip(f"Milvus Lite cannot start here ({problem}); pip install 'askbot[milvus]'")
     from askbot.store import milvus
+    from askbot.store.milvus.connection import lite_problem
+
+    if problem := lite_problem():
+        pytest.skip(f"Milvus Lite cannot start here ({problem}); pip install 'askbot[milvus]'")
 
     return Backend("milvus-lite", lambda tmp: f"milvus:{tmp}/kb.db", milvus.open_reader, milvus.open_writer)
 

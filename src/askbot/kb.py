@@ -20,6 +20,8 @@ from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
 from askbot.chunking import chunk_article
 from askbot.config import DEFAULT_MODEL, Settings
 from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical
+from askbot.store import milvus
+from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.manifest import Manifest
 from askbot.types import Answer, Article, Excerpt, Filters, Hit, IngestProblem, Passage
@@ -100,10 +102,18 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.index_dir = Path(self.settings.index)
+        # a store location (milvus:...) when set, else the index folder; shown in messages as the index
+        self.index_dir = Path(self.settings.store or self.settings.index)
+        if self.settings.store and not milvus.is_milvus(self.settings.store):
+            raise ValueError(
+                f"store {self.settings.store!r}: give milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT "
+                "(a Milvus server); the embedded index is chosen with --index DIR"
+            )
+        self._milvus = milvus.is_milvus(self.settings.store)
+        self.location = self.settings.store or str(self.settings.index)
         self._encoder: Encoder | None = None
-        self._reader: IndexReader | None = None
-        self._generation: Path | None = None
+        self._reader: StoreReader | None = None
+        self._generation: object = None
 
     # ---- parts, loaded on demand --------------------------------------------------------------
     @property
@@ -142,28 +152,56 @@ class KnowledgeBase:
             chunking=f"sentences<={self.settings.chunk_tokens}tok,overlap={self.settings.chunk_overlap_sentences}",
         )
 
+    # ---- where the index lives: the index folder, or a Milvus store (a stand-in for store/factory.py) ------
+    def _state(self) -> object:
+        """What changes when a writer commits: the generation folder, or the Milvus head (None: empty)."""
+        if not self._milvus:
+            return current_generation(self.index_dir)
+        if isinstance(self._reader, milvus.MilvusReader):
+            return self._reader.latest_state()  # over the open connection: ~1 ms
+        return milvus.state_token(self.settings.store)
+
+    def _open_reader(self) -> StoreReader | None:
+        if not self._milvus:
+            generation = current_generation(self.index_dir)
+            if generation is None:
+                return None
+            self._refuse_if_incompatible(Manifest.load(generation))  # before reading any of its files
+            return IndexReader(generation)
+        reader = milvus.open_reader(self.settings.store)
+        if reader is not None:
+            try:
+                self._refuse_if_incompatible(reader.head.manifest)
+            except IndexMismatch:
+                reader.close()
+                raise
+        return reader
+
+    def _writer(self, rebuild: bool = False) -> StoreWriter:
+        if self._milvus:
+            return milvus.open_writer(self.settings.store, self._new_manifest(), rebuild=rebuild)
+        return IndexWriter(self.index_dir, self._new_manifest(), rebuild=rebuild)
+
     @property
-    def reader(self) -> IndexReader | None:
-        if self._reader is None or self._generation != current_generation(self.index_dir):
+    def reader(self) -> StoreReader | None:
+        if self._reader is None or self._generation != self._state():
             self.refresh()
         return self._reader
 
     def refresh(self) -> bool:
         """Re-open the index if a writer committed since; True when it changed."""
-        generation = current_generation(self.index_dir)
-        if generation == self._generation and (self._reader is not None or generation is None):
+        state = self._state()
+        if state == self._generation and (self._reader is not None or state is None):
             return False
-        if generation is not None:  # refuse a mismatched index before reading any of its files
-            self._refuse_if_incompatible(Manifest.load(generation))
-        reader = IndexReader(generation) if generation else None
-        old, self._reader, self._generation = self._reader, reader, generation
+        reader = self._open_reader() if state is not None else None
+        old, self._reader, self._generation = self._reader, reader, state
         if old is not None:
             old.close()
         return True
 
     @property
     def is_empty(self) -> bool:
-        return current_generation(self.index_dir) is None
+        return self._state() is None
 
     # ---- writing ------------------------------------------------------------------------------
     def add(
@@ -199,7 +237,7 @@ class KnowledgeBase:
             if self._all_unchanged(articles, report):  # nothing to write: no new generation (~10 s at 100k passages)
                 report.seconds = time.perf_counter() - started
                 return report
-        with IndexWriter(self.index_dir, self._new_manifest(), rebuild=rebuild) as writer:
+        with self._writer(rebuild=rebuild) as writer:
             todo: list[Article] = []
             for article in articles.values():
                 status = writer.status(article)
@@ -229,6 +267,8 @@ class KnowledgeBase:
         return True
 
     def _committed_manifest(self) -> Manifest | None:
+        if self._milvus:
+            return milvus.committed_manifest(self.settings.store)
         previous = current_generation(self.index_dir)
         return Manifest.load(previous) if previous is not None else None
 
@@ -272,7 +312,7 @@ class KnowledgeBase:
         return vectors
 
     def _embed_into(
-        self, writer: IndexWriter, todo: Sequence[Article], report: IndexReport, progress: Progress | None
+        self, writer: StoreWriter, todo: Sequence[Article], report: IndexReport, progress: Progress | None
     ) -> None:
         """Chunk, embed and write ``todo``, a checkpoint every ``checkpoint_seconds``.
 
@@ -311,6 +351,8 @@ class KnowledgeBase:
 
     def relex(self) -> int:
         """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
+        if self._milvus:
+            raise ValueError(f"{self.index_dir}: re-tokenizing a Milvus store is not supported; rebuild it")
         self._refuse_if_incompatible(self._committed_manifest(), text_version=None)
         with IndexWriter(self.index_dir, self._new_manifest(), fresh_lexical=True) as writer:
             count = writer.relex()
@@ -320,7 +362,7 @@ class KnowledgeBase:
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles by id; returns those that were indexed."""
-        with IndexWriter(self.index_dir, self._new_manifest()) as writer:
+        with self._writer() as writer:
             removed = writer.remove(list(article_ids))
             if removed:
                 writer.commit()
@@ -375,10 +417,11 @@ class KnowledgeBase:
         """What is indexed, with which model, when."""
         reader = self.reader
         if reader is None:
-            return {"index": str(self.index_dir), "articles": 0, "passages": 0, "model": self.model, "built": None}
+            return {"index": self.location, "articles": 0, "passages": 0, "model": self.model, "built": None}
         info = reader.info()
         return {
-            "index": str(self.index_dir),
+            "index": self.location,
+            "backend": info.backend,
             "articles": info.articles,
             "passages": info.passages,
             "model": info.model,

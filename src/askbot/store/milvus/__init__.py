@@ -70,4 +70,4 @@ def state_token(location: str | Path) -> str | None:
         head = read_head(client, loc.prefix)
     finally:
         disconnect(client, loc)
-    return None if head is None else f"s{head.set}.b{head.batch}"
+    return None if head is None else f"s{head.set}.b{head.batch}"  # == MilvusReader.latest_state()

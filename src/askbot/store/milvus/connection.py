@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import os
 import re
 import sys
+import tempfile
 import types
 import uuid
 from dataclasses import dataclass
@@ -162,6 +164,18 @@ def disconnect(client: MilvusClient, loc: MilvusLocation) -> None:
             from milvus_lite.server_manager import server_manager_instance
 
             server_manager_instance.release_server(loc.uri)
+
+
+@functools.cache
+def lite_problem() -> str:
+    """Why Milvus Lite cannot start on this machine, "" when it can (tests skip with this reason)."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            loc = parse(f"milvus:{tmp}/probe.db")
+            disconnect(connect(loc), loc)
+    except Exception as exc:  # noqa: BLE001 - any failure to start the engine is the answer
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def server_version(client: MilvusClient, loc: MilvusLocation) -> tuple[int, int]:

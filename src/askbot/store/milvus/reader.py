@@ -209,5 +209,12 @@ class MilvusReader:
                 problems.append(f"passage {r['pid']} points outside its article {r['article_id']!r}")
         return problems
 
+    def latest_state(self) -> str | None:
+        """The store's newest committed state (``info().generation`` of a reader opened now)."""
+        from askbot.store.milvus.commits import read_head
+
+        head = read_head(self.client, self.loc.prefix)
+        return None if head is None else f"s{head.set}.b{head.batch}"
+
     def close(self) -> None:
         disconnect(self.client, self.loc)
