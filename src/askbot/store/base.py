@@ -6,7 +6,7 @@ objects; a backend proves itself by passing the contract tests (tests/test_store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +42,10 @@ class StoreReader(Protocol):
     ) -> np.ndarray: ...
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]: ...
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        """Every article with its passages, their vectors and lexical terms (a migration copies these as they are)."""
+        ...
 
     def verify(self) -> list[str]: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,6 +138,25 @@ class IndexReader:
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 idf of each lexical term (unseen terms get the rarest-term idf)."""
         return self.lexical.idf(terms)
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        """Every article with its passages (by ordinal), their vectors and lexical terms: a copy needs no encoder.
+
+        Terms are re-derived from the passage texts by today's text rules (``lexical_terms``), which are the
+        index's own when its manifest's normalizer is the current ``TEXT_VERSION`` (else relex it first).
+        """
+        ids = [aid for (aid,) in self.db.execute("SELECT id FROM articles ORDER BY id")]
+        for aid in ids:
+            article = metadata.get_article(self.db, aid)
+            rows = self.db.execute(
+                'SELECT pid, ordinal, start, "end" FROM passages WHERE article_id = ? ORDER BY ordinal', (aid,)
+            ).fetchall()
+            if article is None:
+                continue
+            passages = [Passage(aid, ordinal, start, end, article.text[start:end]) for _, ordinal, start, end in rows]
+            pids = np.asarray([pid for pid, *_ in rows], np.int64)
+            vectors = self.dense.reconstruct_batch(pids) if len(pids) else np.empty((0, self.manifest.dim), np.float32)
+            yield article, passages, vectors, [lexical_terms(p.text) for p in passages]
 
     def verify(self) -> list[str]:
         """Deep check: checksums, counts, every id resolvable. Returns the problems found."""
