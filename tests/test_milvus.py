@@ -77,3 +77,16 @@ def test_a_bad_store_location_is_a_clear_error():
         askbot.open(store="postgres://x")
     with pytest.raises(ValueError, match="ending in .db"):
         askbot.open(store="milvus:/tmp/kb.sqlite").info()
+
+
+def test_migrate_embedded_to_milvus_and_back_without_re_embedding(built_index, tmp_path, store):
+    from askbot.store.migrate import migrate, open_reader
+
+    target = f"milvus:{tmp_path}/copy.db"
+    there = migrate(built_index, target)
+    assert (there.articles, there.passages) == (25, open_reader(built_index).info().passages)
+    assert there.checked == min(200, there.passages) and there.differing == [], there.differing
+    back = migrate(target, tmp_path / "vectors")
+    assert back.differing == [] and (back.articles, back.passages) == (there.articles, there.passages)
+    again = askbot.open(tmp_path / "vectors").ask(SEED_QUESTION)
+    assert again.excerpts[0].citation.article_id == SEED_ID

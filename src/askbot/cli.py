@@ -1,4 +1,4 @@
-"""The CLI face: askbot index | ask | chat | info | remove | check (thin over askbot.kb)."""
+"""The CLI face: askbot index | ask | chat | info | remove | check | migrate (thin over askbot.kb)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ from askbot.kb import KnowledgeBase, Progress
 from askbot.retrieval import METHODS, Filters
 from askbot.store.lock import IndexBusy
 from askbot.store.manifest import IndexCorrupt, IndexMismatch
+from askbot.store.milvus.connection import MilvusUnavailable
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_INDEX, EXIT_INPUT = 0, 1, 2, 3, 4
+
+
+STORE_HELP = "milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT[/DB][?token=..] instead of --index (env ASKBOT_STORE)"
 
 
 def _say(msg: str) -> None:
@@ -57,7 +61,7 @@ def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> P
 
 
 def _kb(args: argparse.Namespace) -> KnowledgeBase:
-    return KnowledgeBase(Settings.from_env(index=args.index, model=args.model))
+    return KnowledgeBase(Settings.from_env(index=args.index, model=args.model, store=getattr(args, "store", None)))
 
 
 def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
@@ -96,6 +100,20 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise ValueError("askbot index: give files or folders to index (or --relex)")
     mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
     return _index(_kb(args), args.paths, rebuild=args.rebuild, mapping=mapping)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from askbot.store.migrate import migrate
+
+    update, close = progress_bar("migrate", unit="article")
+    try:
+        report = migrate(args.source, args.target, progress=update, sample=args.sample)
+    finally:
+        close()
+    _say(report.summary())
+    for line in report.differing[:20]:
+        _say(f"  {line}")
+    return EXIT_OK if not report.differing else EXIT_INDEX
 
 
 def _filters(args: argparse.Namespace) -> Filters | None:
@@ -182,12 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
     common.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
+    common.add_argument("--store", default=argparse.SUPPRESS, help=STORE_HELP)
     parser.add_argument("--index", type=Path, default=None, help="index folder (env ASKBOT_INDEX, default vectors/)")
     parser.add_argument(
         "--model",
         default=None,
         help="sentence-transformers model name or path (env ASKBOT_MODEL; default: bundled e5-small)",
     )
+    parser.add_argument("--store", default=None, help=STORE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
@@ -223,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[common], help="verify the index: checksums, counts, ids")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("migrate", help="copy an index to another store (vectors/ <-> milvus:...) without re-embedding")
+    p.add_argument("--from", dest="source", required=True, help="index folder or milvus: location to copy")
+    p.add_argument("--to", dest="target", required=True, help="where to copy it (replaced)")
+    p.add_argument("--sample", type=int, default=200, help="queries whose rankings are compared (default 200)")
+    p.set_defaults(func=cmd_migrate)
+
     for module, name in (("askbot.telegram.cli", "add_telegram_parser"), ("askbot.evaluation_cli", "add_eval_parser")):
         try:
             adder = getattr(__import__(module, fromlist=[name]), name)
@@ -242,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except IndexBusy as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
-    except IndexMismatch as exc:
+    except (IndexMismatch, MilvusUnavailable) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:

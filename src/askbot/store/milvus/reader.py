@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 PAGE = 5000  # rows per query page
 SEARCH_LIMIT = 16_384  # Milvus' top-k ceiling
 ARTICLE_CACHE = 512
+BM25_SCALE = 1 + 1.2  # the engine's BM25 is the local store's times (k1 + 1): divided out, the scores are equal
 PASSAGE_FIELDS = ["pid", "article_id", "ordinal", "start_char", "end_char"]
 
 
@@ -30,6 +31,11 @@ class FilteredIds(np.ndarray):
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, np.float32), np.empty(0, np.int64)
+
+
+def _query_text(terms: Sequence[str]) -> str:
+    """A BM25 query: each term once, as the local store scores (the engine would weigh a repeated term twice)."""
+    return " ".join(dict.fromkeys(terms))
 
 
 def bm25_idf(n: int, df: int) -> float:
@@ -166,9 +172,9 @@ class MilvusReader:
     ) -> tuple[np.ndarray, np.ndarray]:
         if not terms or k <= 0 or self.head.lexical != "bm25" or (allowed is not None and not len(allowed)):
             return _empty()
-        scores, ids = self._search("sparse", " ".join(terms), k, self._where(allowed), {"metric_type": "BM25"})
+        scores, ids = self._search("sparse", _query_text(terms), k, self._where(allowed), {"metric_type": "BM25"})
         keep = scores > 0
-        return scores[keep], ids[keep]
+        return scores[keep] / BM25_SCALE, ids[keep]
 
     def lexical_scores(self, terms: Sequence[str], ids: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
         ids = np.asarray(ids, np.int64)
@@ -176,8 +182,8 @@ class MilvusReader:
         if not len(ids) or not terms or self.head.lexical != "bm25":
             return out
         expr = f"pid in {schema.id_list(ids.tolist())} and {self._where(allowed)}"
-        scores, found = self._search("sparse", " ".join(terms), len(ids), expr, {"metric_type": "BM25"})
-        score_of = dict(zip(found.tolist(), scores.tolist(), strict=True))
+        scores, found = self._search("sparse", _query_text(terms), len(ids), expr, {"metric_type": "BM25"})
+        score_of = dict(zip(found.tolist(), (scores / BM25_SCALE).tolist(), strict=True))
         return np.asarray([score_of.get(i, 0.0) for i in ids.tolist()], np.float32)
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
@@ -188,6 +194,25 @@ class MilvusReader:
         rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], consistency_level="Strong")
         df = {r["term"]: int(r["df"]) for r in rows}
         return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        ids = sorted(self.content_hashes())
+        fields = [*PASSAGE_FIELDS, "vec", "terms"]
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            articles = self.articles(chunk)
+            rows: dict[str, list[dict[str, Any]]] = {}
+            expr = "article_id in [" + ",".join(schema.literal(a) for a in chunk) + "]"
+            for r in self._query("passages", expr, fields):
+                rows.setdefault(r["article_id"], []).append(r)
+            for aid in chunk:
+                article, found = articles[aid], sorted(rows.get(aid, []), key=lambda r: r["ordinal"])
+                passages = [
+                    Passage(aid, int(r["ordinal"]), r["start_char"], r["end_char"], article.text[r["start_char"] : r["end_char"]])
+                    for r in found
+                ]
+                vectors = np.asarray([r["vec"] for r in found], np.float32).reshape(len(found), self.head.manifest.dim)
+                yield article, passages, vectors, [r["terms"].split() for r in found]
 
     def verify(self) -> list[str]:
         problems: list[str] = []
