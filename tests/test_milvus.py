@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -90,3 +94,41 @@ def test_migrate_embedded_to_milvus_and_back_without_re_embedding(built_index, t
     assert back.differing == [] and (back.articles, back.passages) == (there.articles, there.passages)
     again = askbot.open(tmp_path / "vectors").ask(SEED_QUESTION)
     assert again.excerpts[0].citation.article_id == SEED_ID
+
+
+WORKERS = Path(__file__).with_name("milvus_workers.py")
+
+
+def run_worker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(WORKERS), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def whole_articles(location: str) -> set[str]:
+    """The visible articles, after checking each has both its passages and the store is sound."""
+    from askbot.store.milvus import open_reader
+
+    reader = open_reader(location)
+    assert reader is not None
+    try:
+        hashes = reader.content_hashes()
+        allowed = reader.allowed_ids(Filters(since="0"))
+        assert allowed is not None
+        per_article = Counter(p.article_id for p in reader.passages(allowed.tolist()).values())
+        assert set(per_article) == set(hashes) and set(per_article.values()) <= {2}
+        assert reader.verify() == []
+        return set(hashes)
+    finally:
+        reader.close()
+
+
+def test_a_writer_killed_mid_batch_leaves_no_half_article_and_a_rerun_completes(store, tmp_path):
+    location = f"milvus:{tmp_path}/kill.db"
+    assert run_worker("write", location, "0", "6", "3").returncode == 0
+    killed = run_worker("write", location, "6", "10", "4", "6")  # checkpoint after w9, killed after w11
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert whole_articles(location) == {f"w{n}" for n in range(10)}
+    rerun = run_worker("write", location, "10", "5", "10")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert whole_articles(location) == {f"w{n}" for n in range(15)}

@@ -17,6 +17,7 @@ is visible before its commit, and an open reader keeps its view while a writer c
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from askbot.types import Filters
@@ -95,6 +96,7 @@ def create_meta(client: MilvusClient, prefix: str) -> None:
     schema.add_field("time_ms", DataType.INT64)
     schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)
     _create(client, meta_name(prefix), schema, {})
+    wait_loaded(client, [meta_name(prefix)])
 
 
 def create_set(client: MilvusClient, prefix: str, number: int, dim: int, bm25: bool, index: str) -> None:
@@ -152,6 +154,7 @@ def create_set(client: MilvusClient, prefix: str, number: int, dim: int, bm25: b
     d.add_field("batch", DataType.INT64)
     d.add_field("vec", DataType.FLOAT_VECTOR, dim=DUMMY_DIM)
     _create(client, names["df"], d, {})
+    wait_loaded(client, list(names.values()))
 
 
 def _create(client: MilvusClient, name: str, schema: object, indexes: dict[str, tuple[str, str, dict]]) -> None:
@@ -160,7 +163,19 @@ def _create(client: MilvusClient, name: str, schema: object, indexes: dict[str, 
         params.add_index(field, index_type=kind, metric_type=metric, params=extra)
     client.create_collection(name, schema=schema, consistency_level="Strong")
     client.create_index(name, params, sync=False)  # an empty collection's index is built at once: no polling
-    client.load_collection(name)
+    client.load_collection(name, _async=True)  # pymilvus would poll each load every 0.2 s: wait for all at once
+
+
+def wait_loaded(client: MilvusClient, names: list[str], timeout_s: float = 120.0) -> None:
+    """Wait until every collection of ``names`` is loaded (searchable)."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(names)
+    while pending:
+        pending = [n for n in pending if "Loaded" not in str(client.get_load_state(n).get("state"))]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"Milvus did not load {', '.join(pending)} within {timeout_s:.0f} s")
+        if pending:
+            time.sleep(0.02)
 
 
 def ensure_loaded(client: MilvusClient, names: list[str]) -> None:
