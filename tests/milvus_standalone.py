@@ -55,7 +55,8 @@ class Standalone:
             start_new_session=True,  # its own process group: stop() ends the launcher and the server with it
         )
         while not self._answers():
-            if self.proc.poll() is not None or time.monotonic() - started > timeout_s:
+            gave_up = b"already stopped" in (self.data / "server.out").read_bytes()  # the launcher waits on, idle
+            if gave_up or self.proc.poll() is not None or time.monotonic() - started > timeout_s:
                 self.stop()
                 tail = (self.data / "server.out").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the Milvus server did not start within {timeout_s:.0f} s:\n{tail}")

@@ -69,7 +69,15 @@ def read_head(client: MilvusClient, prefix: str) -> Head | None:
     name = schema.meta_name(prefix)
     if not client.has_collection(name):
         return None
-    rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+    except MilvusException as exc:
+        if "not loaded" not in str(exc):
+            raise
+        schema.ensure_loaded(client, [name])  # a restarted server loads collections when asked to
+        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
     return Head.from_body(rows[0]["body"]) if rows else None
 
 

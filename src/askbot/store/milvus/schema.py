@@ -180,7 +180,7 @@ def wait_loaded(client: MilvusClient, names: list[str], timeout_s: float = 120.0
 
 def ensure_loaded(client: MilvusClient, names: list[str]) -> None:
     """Load collections a restarted server has not loaded yet (searches need them in memory)."""
-    for name in names:
-        state = client.get_load_state(name).get("state")
-        if state is not None and "NotLoad" in str(state):
-            client.load_collection(name)
+    idle = [n for n in names if "NotLoad" in str(client.get_load_state(n).get("state"))]
+    for name in idle:
+        client.load_collection(name, _async=True)
+    wait_loaded(client, idle)

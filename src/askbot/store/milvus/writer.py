@@ -102,6 +102,8 @@ class MilvusWriter:
 
     def _begin(self) -> None:
         head = read_head(self.client, self.loc.prefix)
+        if head is not None:
+            schema.ensure_loaded(self.client, list(schema.set_names(self.loc.prefix, head.set).values()))
         self._recover(head)
         self.rows: list[dict[str, Any]] = []
         self.article_rows: list[dict[str, Any]] = []
