@@ -3,6 +3,7 @@ benchmarks: every component's address pinned to 127.0.0.1, started and stopped b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -107,10 +108,8 @@ class Standalone:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # anything of its group left behind
-        except ProcessLookupError:
-            pass
 
     def wipe(self) -> None:
         self.stop()

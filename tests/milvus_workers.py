@@ -65,7 +65,9 @@ def read(location: str, seconds: float) -> None:
             if set(per_article) != set(hashes) or any(v != 2 for v in per_article.values()):
                 errors.append(f"view {info.generation}: half an article or an orphan")
             if (info.articles, info.passages) != (len(hashes), len(ids)):
-                errors.append(f"view {info.generation}: counts {info.articles}/{info.passages} != {len(hashes)}/{len(ids)}")
+                errors.append(
+                    f"view {info.generation}: counts {info.articles}/{info.passages} != {len(hashes)}/{len(ids)}"
+                )
             seen = max(seen, len(hashes))
             reader.close()
             views += 1

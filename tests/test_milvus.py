@@ -68,8 +68,8 @@ def test_adding_again_is_unchanged_and_remove_then_reopen(milvus_kb, store, corp
 
 
 def test_a_store_built_with_another_model_is_refused(store):
-    from askbot.store.milvus import open_writer
     from askbot.store.manifest import Manifest
+    from askbot.store.milvus import open_writer
 
     other = Manifest(model_id="other", model_fingerprint="x", dim=384, normalizer_version="1", chunking="c")
     with pytest.raises(IndexMismatch, match="was built with model"), open_writer(store, other):

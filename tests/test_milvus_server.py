@@ -132,7 +132,9 @@ def test_the_store_survives_a_server_restart(server, tidy):
 
 
 def worker(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(WORKERS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKERS), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_readers_in_other_processes_see_whole_commits_while_a_writer_adds(server, tidy):

@@ -213,8 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
     p.add_argument("paths", nargs="*")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
-    p.add_argument("--relex", action="store_true",
-                   help="re-tokenize stored passages after a change of text rules (no re-embedding)")
+    p.add_argument(
+        "--relex",
+        action="store_true",
+        help="re-tokenize stored passages after a change of text rules (no re-embedding)",
+    )
     p.add_argument(
         "--map",
         action="append",

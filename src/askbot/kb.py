@@ -19,8 +19,7 @@ from askbot.answer import build_excerpts
 from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
 from askbot.chunking import chunk_article
 from askbot.config import DEFAULT_MODEL, Settings
-from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical
-from askbot.store import milvus
+from askbot.store import IndexCorrupt, IndexMismatch, current_generation, lexical, milvus
 from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.index import IndexReader, IndexWriter
 from askbot.store.manifest import Manifest

@@ -102,17 +102,21 @@ def compare(a: StoreReader, b: StoreReader, report: MigrationReport, sample: int
     if (ia.articles, ia.passages) != (ib.articles, ib.passages):
         report.differing.append(f"counts {ia.articles}/{ia.passages} != {ib.articles}/{ib.passages}")
     rng = np.random.default_rng(0)
-    queries = []
+    queries: list[tuple[str, np.ndarray, list[str]]] = []
     for article, passages, vectors, terms in a.iter_articles():
         for i in range(len(passages)):
             if len(queries) < sample:
                 queries.append((f"{article.id}#{passages[i].ordinal}", vectors[i], terms[i][:6]))
             elif rng.random() < sample / (len(queries) + 1):
                 queries[int(rng.integers(sample))] = (f"{article.id}#{passages[i].ordinal}", vectors[i], terms[i][:6])
-    for name, vector, terms in queries:
+    for name, vector, query_terms in queries:
         for kind, (sa, ka), (sb, kb) in (
             ("dense", _ranked(a, a.dense_search(vector, DEPTH)), _ranked(b, b.dense_search(vector, DEPTH))),
-            ("lexical", _ranked(a, a.lexical_search(terms, DEPTH)), _ranked(b, b.lexical_search(terms, DEPTH))),
+            (
+                "lexical",
+                _ranked(a, a.lexical_search(query_terms, DEPTH)),
+                _ranked(b, b.lexical_search(query_terms, DEPTH)),
+            ),
         ):
             ties = len(sa) == len(sb) and np.allclose(sa, sb, rtol=1e-4, atol=1e-5)  # equal scores: ties may swap
             if ka != kb and not ties:

@@ -13,6 +13,7 @@ killed writer's lease is free at once here, and LEASE_S later from other machine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -101,7 +102,10 @@ class Lease:
     def acquire(self) -> None:
         self.client.upsert(self.name, [self._row()])
         claims = self.client.query(
-            self.name, filter=f'key like "{CLAIM}%"', output_fields=["key", "body", "time_ms"], consistency_level="Strong"
+            self.name,
+            filter=f'key like "{CLAIM}%"',
+            output_fields=["key", "body", "time_ms"],
+            consistency_level="Strong",
         )
         others = [c for c in claims if c["key"] != self.key]
         live = [c for c in others if _live(c)]
@@ -120,19 +124,15 @@ class Lease:
 
     def _beat(self) -> None:
         while not self._stop.wait(LEASE_S / 4):
-            try:
+            with contextlib.suppress(Exception):  # a missed beat is retried; the lease outlives three of them
                 self.client.upsert(self.name, [self._row()])
-            except Exception:  # noqa: BLE001 - a missed beat is retried; the lease outlives three of them
-                pass
 
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        try:
+        with contextlib.suppress(Exception):  # an engine gone away: the claim expires by itself
             self.client.delete(self.name, ids=[self.key])
-        except Exception:  # noqa: BLE001 - an engine gone away: the claim expires by itself
-            pass
 
 
 def _live(claim: dict[str, Any]) -> bool:

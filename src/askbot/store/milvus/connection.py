@@ -24,8 +24,8 @@ DEFAULT_PREFIX = "askbot"
 LITE_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,36}$")  # what Milvus Lite accepts as a .db file name
 PREFIX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 INDEXES = ("FLAT", "HNSW")
-TIMEOUT_S = 60.0
-_lite_clients: dict[str, int] = {}  # open clients per Milvus Lite file: its engine process stops with the last  # every call: a failing insert otherwise retries for minutes
+TIMEOUT_S = 60.0  # every call: a failing insert otherwise retries for minutes
+_lite_clients: dict[str, int] = {}  # open clients per Milvus Lite file: its engine process stops with the last
 
 
 class MilvusUnavailable(RuntimeError):

@@ -208,7 +208,13 @@ class MilvusReader:
             for aid in chunk:
                 article, found = articles[aid], sorted(rows.get(aid, []), key=lambda r: r["ordinal"])
                 passages = [
-                    Passage(aid, int(r["ordinal"]), r["start_char"], r["end_char"], article.text[r["start_char"] : r["end_char"]])
+                    Passage(
+                        aid,
+                        int(r["ordinal"]),
+                        r["start_char"],
+                        r["end_char"],
+                        article.text[r["start_char"] : r["end_char"]],
+                    )
                     for r in found
                 ]
                 vectors = np.asarray([r["vec"] for r in found], np.float32).reshape(len(found), self.head.manifest.dim)

@@ -132,7 +132,7 @@ def create_set(client: MilvusClient, prefix: str, number: int, dim: int, bm25: b
     for name in ("ordinal", "start_char", "end_char", "born", "died"):
         p.add_field(name, DataType.INT64)
     dense = {"HNSW": ("HNSW", {"M": 16, "efConstruction": 200}), "FLAT": ("FLAT", {})}[index]
-    indexes = {"vec": (dense[0], "IP", dense[1])}
+    indexes: dict[str, tuple[str, str, dict]] = {"vec": (dense[0], "IP", dense[1])}
     if bm25:
         indexes["sparse"] = ("SPARSE_INVERTED_INDEX", "BM25", {"bm25_k1": 1.2, "bm25_b": 0.75})
     _create(client, names["passages"], p, indexes)

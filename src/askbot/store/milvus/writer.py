@@ -10,6 +10,7 @@ next batch. A rebuild writes a new set of collections and the commit flips ``hea
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -92,10 +93,8 @@ class MilvusWriter:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if not self.committed:
-                try:  # tidy up now; the next writer would do it anyway
+                with contextlib.suppress(Exception):  # tidy up now (else the next writer does): best effort
                     self._recover(read_head(self.client, self.loc.prefix))
-                except Exception:  # noqa: BLE001 - an engine gone away: the next writer repairs
-                    pass
         finally:
             self.lease.release()
             disconnect(self.client, self.loc)
@@ -141,9 +140,9 @@ class MilvusWriter:
     def _recover(self, head: Head | None) -> None:
         """Undo uncommitted batches, finish a commit's document frequencies, drop what no reader needs."""
         keep = set() if head is None else {head.set}
-        if head is not None and head.previous_set is not None and head.commits:
-            if now_ms() - head.commits[0][1] < RETAIN_S * 1000:  # readers opened before the rebuild
-                keep.add(head.previous_set)
+        recent = head is not None and bool(head.commits) and now_ms() - head.commits[0][1] < RETAIN_S * 1000
+        if head is not None and head.previous_set is not None and recent:  # readers opened before the rebuild
+            keep.add(head.previous_set)
         for collection in self.client.list_collections():
             number = schema.set_number(self.loc.prefix, collection)
             if number is not None and number not in keep:
@@ -209,7 +208,9 @@ class MilvusWriter:
     ) -> None:
         vectors = np.asarray(vectors, np.float32).reshape(len(passages), -1)
         if len(terms) != len(passages) or (len(passages) and vectors.shape[1] != self.manifest.dim):
-            raise ValueError(f"{article.id}: {len(passages)} passages, {vectors.shape} vectors, {len(terms)} term lists")
+            raise ValueError(
+                f"{article.id}: {len(passages)} passages, {vectors.shape} vectors, {len(terms)} term lists"
+            )
         if len(article.id.encode("utf-8")) > schema.KEY_CHARS:
             raise ValueError(f"article id longer than {schema.KEY_CHARS} bytes: {article.id[:40]!r}...")
         if article.id in self.hashes:
@@ -271,7 +272,9 @@ class MilvusWriter:
         articles = self._rows(self.names["articles"], expr, ARTICLE_OUT)
         for kind, rows in (("passages", passages), ("articles", articles)):
             for start in range(0, len(rows), FLUSH_ROWS):
-                self.client.upsert(self.names[kind], [{**r, "died": self.batch} for r in rows[start : start + FLUSH_ROWS]])
+                self.client.upsert(
+                    self.names[kind], [{**r, "died": self.batch} for r in rows[start : start + FLUSH_ROWS]]
+                )
         for r in passages:
             self.df_delta.subtract(words(r["terms"].split()))
         self.passages -= len(passages)
