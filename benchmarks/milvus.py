@@ -192,8 +192,8 @@ def main() -> None:
             reader = reader_of(loc)
             method = "hybrid" if reader.info().backend != "milvus" else "dense"
             p50, p95 = latency(reader, questions, method)
+            added = add(opener, loc, newer)  # with the reader open, as in a serving kb (Lite keeps its engine up)
             reader.close()
-            added = add(opener, loc, newer)
             cpu = cpu_s() - c
             rows.append(
                 f"| {name} | {built:.0f} s | {method} | {p50:.1f} ms | {p95:.1f} ms | {added:.2f} s | {cpu:.0f} |"

@@ -132,3 +132,12 @@ def test_a_writer_killed_mid_batch_leaves_no_half_article_and_a_rerun_completes(
     rerun = run_worker("write", location, "10", "5", "10")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert whole_articles(location) == {f"w{n}" for n in range(15)}
+
+
+def test_article_texts_are_cut_under_the_varchar_limit_on_character_boundaries():
+    from askbot.store.milvus.writer import text_parts
+
+    text = "وقّع المحضر " * 3000 + "😀" * 7
+    parts = text_parts(text, 1000)
+    assert "".join(parts) == text and all(len(p.encode("utf-8")) <= 1000 for p in parts) and len(parts) > 40
+    assert text_parts("") == [""]

@@ -39,17 +39,15 @@ META_FIELDS = ("title", "source", "url", "published", "category", "place", "orig
 
 def text_parts(text: str, limit: int = schema.TEXT_PART_BYTES) -> list[str]:
     """``text`` cut into parts of at most ``limit`` UTF-8 bytes (never inside a character)."""
+    data = text.encode("utf-8", "surrogatepass")
     parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for ch in text:
-        n = len(ch.encode("utf-8", "surrogatepass"))
-        if size + n > limit:
-            parts.append("".join(current))
-            current, size = [], 0
-        current.append(ch)
-        size += n
-    parts.append("".join(current))
+    while len(data) > limit:
+        cut = limit
+        while data[cut] & 0xC0 == 0x80:  # a continuation byte: the cut would split a character
+            cut -= 1
+        parts.append(data[:cut].decode("utf-8", "surrogatepass"))
+        data = data[cut:]
+    parts.append(data.decode("utf-8", "surrogatepass"))
     return parts
 
 
