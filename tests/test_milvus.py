@@ -141,3 +141,13 @@ def test_article_texts_are_cut_under_the_varchar_limit_on_character_boundaries()
     parts = text_parts(text, 1000)
     assert "".join(parts) == text and all(len(p.encode("utf-8")) <= 1000 for p in parts) and len(parts) > 40
     assert text_parts("") == [""]
+
+
+def test_articles_asked_together_come_back_together_past_the_reader_cache(milvus_kb, monkeypatch):
+    from askbot.store.milvus import reader as milvus_reader
+
+    monkeypatch.setattr(milvus_reader, "ARTICLE_CACHE", 3)
+    reader = milvus_kb.reader
+    ids = sorted(reader.content_hashes())
+    assert set(reader.articles(ids[:2])) == set(ids[:2])
+    assert set(reader.articles(ids[:6])) == set(ids[:6])  # two cached, four fetched: the cache overflows

@@ -124,19 +124,21 @@ class MilvusReader:
         return out
 
     def articles(self, ids: Sequence[str]) -> dict[str, Article]:
-        wanted = [a for a in dict.fromkeys(ids) if a not in self._articles]
+        found = {a: self._articles[a] for a in dict.fromkeys(ids) if a in self._articles}
+        wanted = [a for a in dict.fromkeys(ids) if a not in found]
         if wanted:
             parts: dict[str, list[dict[str, Any]]] = {}
             expr = "article_id in [" + ",".join(schema.literal(a) for a in wanted) + "]"
             for row in self._query("articles", expr, ["article_id", "part", "text", "meta"], many=len(wanted) > 100):
                 parts.setdefault(row["article_id"], []).append(row)
-            if len(self._articles) + len(parts) > ARTICLE_CACHE:
-                self._articles.clear()
             for aid, rows in parts.items():
                 rows.sort(key=lambda r: r["part"])
                 meta = json.loads(rows[0]["meta"])
-                self._articles[aid] = Article(id=aid, text="".join(r["text"] for r in rows), **meta)
-        return {a: self._articles[a] for a in dict.fromkeys(ids) if a in self._articles}
+                found[aid] = Article(id=aid, text="".join(r["text"] for r in rows), **meta)
+            if len(self._articles) + len(parts) > ARTICLE_CACHE:  # a snapshot's articles never change: cache them
+                self._articles.clear()
+            self._articles.update((a, found[a]) for a in parts)
+        return {a: found[a] for a in dict.fromkeys(ids) if a in found}
 
     def content_hashes(self) -> dict[str, str]:
         return {r["article_id"]: r["hash"] for r in self._query("articles", "part == 0", ["article_id", "hash"])}
