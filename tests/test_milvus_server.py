@@ -121,7 +121,7 @@ def test_the_store_survives_a_server_restart(server, tidy):
     location = fresh(server)
     contract.write(backend, location, "a1", "a2")
     server.stop()
-    server.start()
+    server.start(timeout_s=420)  # a restart reloads etcd and the segments: 10 s idle, over 180 s at load 10
     reader = milvus.open_reader(location)
     assert reader is not None
     assert set(reader.content_hashes()) == {"a1", "a2"} and reader.verify() == []
