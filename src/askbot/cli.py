@@ -295,7 +295,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info | found, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not info.get("built"):
-        info["built"] = f"never: the index is empty (askbot index --index {kb.index_dir} PATH... fills it)"
+        where = f"--store {kb.settings.store}" if kb.settings.store else f"--index {kb.index_dir}"
+        info["built"] = f"never: the index is empty (askbot index {where} PATH... fills it)"
     for key in ("sources", "categories"):
         if key in found:
             counts: dict[str, int] = found[key]  # type: ignore[assignment]

@@ -173,7 +173,11 @@ class KnowledgeBase:
     def info(self) -> IndexInfo:
         """What is indexed, with which model, when."""
         reader = self.reader
-        return reader.info() if reader is not None else IndexInfo(location=str(self.location), model=self.model)
+        return (
+            reader.info()
+            if reader is not None
+            else IndexInfo(location=str(self.location), backend=factory.backend_name(self.location), model=self.model)
+        )
 
     def facets(self) -> dict[str, object]:
         """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""

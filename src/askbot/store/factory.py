@@ -96,6 +96,12 @@ def backend_of(location: str | Path) -> Backend:
     return BACKENDS["local"]
 
 
+def backend_name(location: str | Path) -> str:
+    """The registered name of ``location``'s backend ("local", "milvus")."""
+    found = backend_of(location)
+    return next(name for name, backend in BACKENDS.items() if backend is found)
+
+
 def open_reader(location: str | Path) -> StoreReader | None:
     """A reader of the committed index at ``location``, or None when nothing is committed there."""
     return backend_of(location).open_reader(str(location))
