@@ -1,4 +1,4 @@
-"""The CLI face: askbot index | ask | chat | info | remove | compact | check (thin over askbot.kb).
+"""The CLI face: askbot index | ask | chat | info | remove | compact | check | migrate (thin over askbot.kb).
 
 Only the standard library loads before ``main`` runs, and Ctrl-C is caught from the package's first lines, so
 Ctrl-C at any moment, even while numpy and FAISS are being imported, ends in one line and exit 130, never a
@@ -52,10 +52,13 @@ class IndexNotBuilt(Exception):
     """The index a command needs has nothing in it: exit 3 with the command that builds it."""
 
 
+STORE_HELP = "milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT[/DB][?token=..] instead of --index (env ASKBOT_STORE)"
+
+
 def _kb(args: argparse.Namespace) -> KnowledgeBase:
     from askbot.kb import KnowledgeBase
 
-    settings = Settings.from_env(index=args.index, model=args.model)
+    settings = Settings.from_env(index=args.index, model=args.model, store=getattr(args, "store", None))
     if settings.index.exists() and not settings.index.is_dir():
         raise UsageError(
             f"--index {settings.index} is a file, not an index folder: give a folder "
@@ -73,6 +76,11 @@ def _ensure_built(kb: KnowledgeBase) -> None:
     if not kb.is_empty:
         return
     seeds = Path(kb.settings.seeds)
+    if kb.settings.store:  # only the default folder index is built from seeds/ on its own
+        raise IndexNotBuilt(
+            f"the store {kb.settings.store} is empty: build it first with askbot index --store {kb.settings.store} "
+            f"PATH... (or copy an index into it: askbot migrate --from vectors --to {kb.settings.store})"
+        )
     where = kb.index_dir
     if where.resolve() != Settings().index.resolve():  # a typo'd --index must not spend minutes on seeds/
         state = "is empty" if where.exists() else "does not exist"
@@ -102,6 +110,20 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise UsageError(f"--map wants FIELD=ASKBOT_FIELD (e.g. --map body=text), got {bad[0]!r}")
         mapping = dict(pair.split("=", 1) for pair in args.map)
     return _index(_kb(args), args.paths, rebuild=args.rebuild, mapping=mapping)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from askbot.store.migrate import migrate
+
+    update, close = progress_bar("migrate", unit="article")
+    try:
+        report = migrate(args.source, args.target, progress=update, sample=args.sample)
+    finally:
+        close()
+    _say(report.summary())
+    for line in report.differing[:20]:
+        _say(f"  {line}")
+    return EXIT_OK if not report.differing else EXIT_INDEX
 
 
 # ---- arguments that are checked before anything loads ----------------------------------------------------
@@ -273,7 +295,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info | found, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not info.get("built"):
-        info["built"] = f"never: the index is empty (askbot index --index {kb.index_dir} PATH... fills it)"
+        where = f"--store {kb.settings.store}" if kb.settings.store else f"--index {kb.index_dir}"
+        info["built"] = f"never: the index is empty (askbot index {where} PATH... fills it)"
     for key in ("sources", "categories"):
         if key in found:
             counts: dict[str, int] = found[key]  # type: ignore[assignment]
@@ -360,12 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
     common.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
+    common.add_argument("--store", default=argparse.SUPPRESS, help=STORE_HELP)
     parser.add_argument("--index", type=Path, default=None, help="index folder (env ASKBOT_INDEX, default vectors/)")
     parser.add_argument(
         "--model",
         default=None,
         help="sentence-transformers model name or path (env ASKBOT_MODEL; default: bundled e5-small)",
     )
+    parser.add_argument("--store", default=None, help=STORE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
@@ -408,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object: sound, problems, repair")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("migrate", help="copy an index to another store (vectors/ <-> milvus:...) without re-embedding")
+    p.add_argument("--from", dest="source", required=True, help="index folder or milvus: location to copy")
+    p.add_argument("--to", dest="target", required=True, help="where to copy it (replaced)")
+    p.add_argument("--sample", type=int, default=200, help="queries whose rankings are compared (default 200)")
+    p.set_defaults(func=cmd_migrate)
+
     from askbot.telegram.cli import add_telegram_parser
 
     add_telegram_parser(sub, parents=[common])
@@ -443,6 +474,7 @@ def _run(argv: list[str] | None) -> int:
 
     from askbot.store.lock import IndexBusy
     from askbot.store.manifest import IndexCorrupt, IndexMismatch
+    from askbot.store.milvus.connection import MilvusUnavailable  # the standard library only; pymilvus loads later
 
     args = build_parser().parse_args(argv)
     try:
@@ -450,7 +482,7 @@ def _run(argv: list[str] | None) -> int:
     except UsageError as exc:
         _say(f"askbot {args.command}: {exc}")
         return EXIT_USAGE
-    except (IndexBusy, IndexMismatch, IndexNotBuilt) as exc:
+    except (IndexBusy, IndexMismatch, IndexNotBuilt, MilvusUnavailable) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:

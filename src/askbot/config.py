@@ -22,6 +22,8 @@ class Settings:
     """askbot's settings. Each field ``x`` reads env ``ASKBOT_X`` when set."""
 
     index: Path = Path("vectors")
+    # where the index lives when not in the ``index`` folder: milvus:PATH.db (Milvus Lite) or milvus://host:port
+    store: str = ""
     seeds: Path = Path("seeds")
     # empty: the model the index was built with (its manifest names it), or DEFAULT_MODEL for a new index
     model: str = ""

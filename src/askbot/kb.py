@@ -40,6 +40,10 @@ class KnowledgeBase:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.index_dir = Path(self.settings.index)
+        # where the index lives, for askbot.store.factory: the store location (milvus:...) when set, else the folder;
+        # a str, not a Path (Path("milvus://h:1") loses the "//")
+        self.location: str | Path = self.settings.store or self.index_dir
+        factory.backend_of(self.location)  # an unknown scheme (postgres://...) is refused now, with the known ones
         self._encoder: Encoder | None = None
         self._reader: StoreReader | None = None
         self._token: str | None = None
@@ -47,43 +51,43 @@ class KnowledgeBase:
     @property
     def model(self) -> str:
         """The model in use: the one chosen in the settings, else the one the index was built with, else the default."""
-        return model_of(self.settings, self.index_dir)
+        return model_of(self.settings, self.location)
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_index_encoder(self.settings, self.index_dir)
+            self._encoder = load_index_encoder(self.settings, self.location)
         return self._encoder
 
     @property
     def reader(self) -> StoreReader | None:
-        if self._reader is None or self._token != factory.state_token(self.index_dir):
+        if self._reader is None or self._token != factory.state_token(self.location):
             self.refresh()
         return self._reader
 
     def refresh(self) -> bool:
         """Re-open the index if a writer committed since; True when it changed."""
-        token = factory.state_token(self.index_dir)
+        token = factory.state_token(self.location)
         if token == self._token and (self._reader is not None or token is None):
             return False
         self._refuse_if_incompatible()  # a mismatched index is refused before any of its files is read
-        old, self._reader, self._token = self._reader, factory.open_reader(self.index_dir), token
+        old, self._reader, self._token = self._reader, factory.open_reader(self.location), token
         if old is not None:
             old.close()
         return True
 
     @property
     def is_empty(self) -> bool:
-        return factory.state_token(self.index_dir) is None
+        return factory.state_token(self.location) is None
 
     def _refuse_if_incompatible(self, text_version: str | None = TEXT_VERSION) -> None:
         """Raise IndexMismatch for an index built with another model (or, unless None, other text rules)."""
-        if (manifest := factory.committed_manifest(self.index_dir)) is not None:
+        if (manifest := factory.committed_manifest(self.location)) is not None:
             enc = self.encoder
-            manifest.refuse_if_incompatible(enc.model_id, enc.fingerprint, text_version, self.index_dir)
+            manifest.refuse_if_incompatible(enc.model_id, enc.fingerprint, text_version, self.location)
 
     def _indexer(self) -> Indexer:
-        return Indexer(self.index_dir, self.encoder, self.settings, self.checkpoint_seconds)
+        return Indexer(self.location, self.encoder, self.settings, self.checkpoint_seconds)
 
     # ---- writing ------------------------------------------------------------------------------
     def add(
@@ -169,7 +173,11 @@ class KnowledgeBase:
     def info(self) -> IndexInfo:
         """What is indexed, with which model, when."""
         reader = self.reader
-        return reader.info() if reader is not None else IndexInfo(location=str(self.index_dir), model=self.model)
+        return (
+            reader.info()
+            if reader is not None
+            else IndexInfo(location=str(self.location), backend=factory.backend_name(self.location), model=self.model)
+        )
 
     def facets(self) -> dict[str, object]:
         """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""

@@ -6,12 +6,38 @@ objects; a backend proves itself by passing the contract tests (tests/test_store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
 
 from askbot.types import Article, Filters, IndexInfo, Passage
+
+
+def facets_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, object]:
+    """``StoreReader.facets()`` from each live article's (source, category, published): every backend's summary."""
+    sources: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    dates: list[str] = []
+    undated = 0
+    for source, category, published in rows:
+        sources[source] += 1
+        categories[category] += 1
+        if published:
+            dates.append(published)
+        else:
+            undated += 1
+    return {
+        "sources": dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "categories": dict(sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "published": {
+            "first": min(dates, default=None),
+            "last": max(dates, default=None),
+            "dated": len(dates),
+            "undated": undated,
+        },
+    }
 
 
 class StoreReader(Protocol):
@@ -50,6 +76,10 @@ class StoreReader(Protocol):
     ) -> np.ndarray: ...
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]: ...
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        """Every article with its passages, their vectors and lexical terms (a migration copies these as they are)."""
+        ...
 
     def verify(self) -> list[str]: ...
 

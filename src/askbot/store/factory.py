@@ -1,7 +1,9 @@
 """Which backend holds an index, chosen by its location: a folder is the local store (segments under it).
 
-Other backends register a URI scheme in :data:`BACKENDS` (``"milvus"`` for ``milvus://host:port/collection``);
-every function here dispatches on the location string, so the rest of askbot never names a backend.
+Other backends register a URI scheme in :data:`BACKENDS`: ``"milvus"`` for ``milvus:PATH.db`` (Milvus Lite) and
+``milvus://host:port[/db][?token=..]`` (a server; ``pip install 'askbot[milvus]'``). Every function here
+dispatches on the location string, so the rest of askbot never names a backend. Keep a location a ``str``:
+``Path("milvus://h:1")`` collapses the ``//``.
 """
 
 from __future__ import annotations
@@ -51,19 +53,53 @@ class LocalBackend:
         return generation.name if generation is not None else None
 
 
-BACKENDS: dict[str, Backend] = {"local": LocalBackend()}
+@dataclass(frozen=True)
+class MilvusBackend:
+    """Milvus Lite or a Milvus server (askbot.store.milvus; pymilvus is imported only when a store is opened)."""
+
+    def open_reader(self, location: str) -> StoreReader | None:
+        from askbot.store import milvus
+
+        return milvus.open_reader(location)
+
+    def open_writer(self, location: str, manifest: Manifest, rebuild: bool = False) -> StoreWriter:
+        from askbot.store import milvus
+
+        return milvus.open_writer(location, manifest, rebuild=rebuild)
+
+    def committed_manifest(self, location: str) -> Manifest | None:
+        from askbot.store import milvus
+
+        return milvus.committed_manifest(location)
+
+    def state_token(self, location: str) -> str | None:
+        from askbot.store import milvus
+
+        return milvus.state_token(location)
+
+
+BACKENDS: dict[str, Backend] = {"local": LocalBackend(), "milvus": MilvusBackend()}
+# how each scheme's locations are written (for the message that refuses an unknown one)
+FORMS = {"milvus": "milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT (a Milvus server)"}
 
 
 def backend_of(location: str | Path) -> Backend:
-    """The backend of ``location``: ``scheme://...`` names a registered one, anything else is a local folder."""
+    """The backend of ``location``: ``scheme:...`` names a registered one (``milvus:kb.db``,
+    ``milvus://host:port``), anything else is a local folder."""
     text = str(location)
-    scheme, sep, _ = text.partition("://")
-    if sep and scheme in BACKENDS:
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme != "local" and scheme in BACKENDS:
         return BACKENDS[scheme]
-    if sep and scheme.isalpha() and len(scheme) > 1:
-        known = ", ".join(f"{name}://" for name in sorted(BACKENDS) if name != "local")
-        raise ValueError(f"no store backend for {scheme}:// (known: {known or 'none'}; a folder is a local index)")
+    if colon and rest.startswith("//") and scheme.isalpha() and len(scheme) > 1:
+        known = "; ".join(FORMS.get(name, f"{name}:...") for name in sorted(BACKENDS) if name != "local")
+        raise ValueError(f"no store backend for {scheme}:// (give {known or 'none'}; a folder is a local index)")
     return BACKENDS["local"]
+
+
+def backend_name(location: str | Path) -> str:
+    """The registered name of ``location``'s backend ("local", "milvus")."""
+    found = backend_of(location)
+    return next(name for name, backend in BACKENDS.items() if backend is found)
 
 
 def open_reader(location: str | Path) -> StoreReader | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from askbot.arabic import lexical_terms
 from askbot.store import (
     bm25,
     commit_generation,
@@ -22,8 +22,10 @@ from askbot.store import (
     new_segment,
     sweep_generations,
 )
+from askbot.store.base import facets_of
+from askbot.store.lexical import TEXT_VERSION
 from askbot.store.lock import WriterLock
-from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
+from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, IndexMismatch, Manifest
 from askbot.store.segment import Segment, SegmentBuilder, file_digest, forget_unused, merge
 from askbot.types import Article, Filters, IndexInfo, Passage
 
@@ -174,32 +176,14 @@ class IndexReader:
 
     def facets(self) -> dict[str, object]:
         """Sources and categories with their article counts, and the first and last publication dates."""
-        sources: Counter[str] = Counter()
-        categories: Counter[str] = Counter()
-        dates: list[str] = []
-        undated = 0
-        for segment in self.segments:
+        return facets_of(
+            (source, category, published)
+            for segment in self.segments
             for aid, source, category, published in segment.db.execute(
                 "SELECT id, source, category, published FROM articles"
-            ):
-                if aid in segment.dead:
-                    continue
-                sources[source] += 1
-                categories[category] += 1
-                if published:
-                    dates.append(published)
-                else:
-                    undated += 1
-        return {
-            "sources": dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "categories": dict(sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "published": {
-                "first": min(dates, default=None),
-                "last": max(dates, default=None),
-                "dated": len(dates),
-                "undated": undated,
-            },
-        }
+            )
+            if aid not in segment.dead
+        )
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Passage ids of the articles ``filters`` lets through; None when nothing is filtered."""
@@ -323,6 +307,42 @@ class IndexReader:
         if self._n == 0:
             return dict.fromkeys(terms, 1.0)
         return self._idf(list(terms))
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        """Every live article with its passages (by ordinal), their vectors and lexical terms: a copy to another
+        backend needs no encoder. Segment by segment (one segment's vectors in memory at a time).
+
+        Terms are re-derived from the passage texts by today's text rules (``lexical_terms``), which are the
+        index's own only when its normalizer is the current ``TEXT_VERSION``: an older index is refused (relex it).
+        """
+        if self.manifest.normalizer_version != TEXT_VERSION:
+            where = self.generation.parent
+            raise IndexMismatch(
+                f"the index in {where} has text rules v{self.manifest.normalizer_version} (this askbot has "
+                f"v{TEXT_VERSION}); re-tokenize it first: askbot index --relex --index {where}"
+            )
+        for segment in self.segments:
+            ids, vectors = dense.vectors_of(segment.dense)
+            order = np.argsort(ids)
+            ids, vectors = ids[order], vectors[order]
+            live = [
+                aid for (aid,) in segment.db.execute("SELECT id FROM articles ORDER BY id") if aid not in segment.dead
+            ]
+            for aid in live:
+                article = metadata.get_article(segment.db, aid)
+                if article is None:
+                    continue
+                rows = segment.db.execute(
+                    'SELECT pid, ordinal, start, "end" FROM passages WHERE article_id = ? ORDER BY ordinal', (aid,)
+                ).fetchall()
+                pids = np.asarray([pid for pid, *_ in rows], np.int64)
+                at = np.searchsorted(ids, pids)
+                if len(pids) and (at.max() >= len(ids) or not np.array_equal(ids[at], pids)):
+                    raise IndexCorrupt(f"{segment.folder}: passages of article {aid!r} have no stored vector")
+                passages = [
+                    Passage(aid, ordinal, start, end, article.text[start:end]) for _, ordinal, start, end in rows
+                ]
+                yield article, passages, vectors[at], [lexical_terms(p.text) for p in passages]
 
     def verify(self) -> list[str]:
         """Deep check: checksums, counts, every id resolvable. Returns the problems found."""

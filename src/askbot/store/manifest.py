@@ -77,7 +77,7 @@ class Manifest:
         )
 
     def refuse_if_incompatible(
-        self, model_id: str, fingerprint: str, normalizer_version: str | None, where: Path
+        self, model_id: str, fingerprint: str, normalizer_version: str | None, where: str | Path
     ) -> None:
         """Raise IndexMismatch unless this index was built like this askbot builds (``None``: any normalizer)."""
         problems = []

@@ -1,0 +1,221 @@
+"""askbot on Milvus beside the embedded store, one run: warm question latency at 100k passages, adding 100
+articles to it, and (with --encoder-articles) the indexing rate against the raw encoder rate.
+
+Usage:
+    python benchmarks/milvus.py [--passages 100000] [--questions 200] [--server] [--encoder-articles 100]
+                                [--news /work/shared/data/news/ant-v2.1.jsonl.gz] [--xquad .../xquad.ar.json]
+
+Latency part: real ANT passages (askbot's chunking, approximate token counts) with their real lexical terms, and
+STAND-IN vectors (seeded random unit 384-d vectors): FLAT/exact search costs the same whatever the vectors hold,
+and no 100k embedding run is needed. Questions are XQuAD-ar's (real Arabic, for BM25) with stand-in query vectors.
+A "warm question" is ``asking.ask`` given the query vector (search + fetch + idf + compose, no encoding: that is
+the encoder's, the same for every store), after 20 warm-up questions. Stores: vectors/ (embedded), milvus-lite
+(milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense only there: it has no BM25; HNSW ef 512).
+"Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed.
+Indexing rate: ``kb.add`` of --encoder-articles real articles with the real model into each store; the ratio is
+the time the encoder worked over the whole add (1.0 = writing costs nothing beyond encoding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+
+from askbot import asking  # noqa: E402
+from askbot.arabic import lexical_terms  # noqa: E402
+from askbot.chunking import chunk_article  # noqa: E402
+from askbot.store import milvus  # noqa: E402
+from askbot.store.index import IndexReader, IndexWriter  # noqa: E402
+from askbot.store.manifest import Manifest  # noqa: E402
+from askbot.types import Article, Passage  # noqa: E402
+
+DIM = 384
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_s() -> float:
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def articles(path: Path) -> Iterator[Article]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("text"):
+                yield Article(
+                    id=str(r["id"]), title=r.get("title") or "", text=r["text"], source=r.get("source") or "",
+                    url=r.get("url") or "", published=r.get("published") or "", category=r.get("category") or "",
+                )  # fmt: skip
+
+
+Item = tuple[Article, list[Passage], np.ndarray, list[list[str]]]
+
+
+def corpus(path: Path, passages: int, skip: int = 0, limit: int | None = None) -> list[Item]:
+    """Articles (after ``skip``) up to ``passages`` passages or ``limit`` articles: askbot's chunking, stand-in
+    vectors and real lexical terms."""
+    rng = np.random.default_rng(skip)
+    out: list[Item] = []
+    total = 0
+    for n, article in enumerate(articles(path)):
+        if n < skip:
+            continue
+        ps = chunk_article(article, max_tokens=200, overlap=1)
+        if not ps:
+            continue
+        v = rng.normal(size=(len(ps), DIM)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        out.append((article, ps, v, [lexical_terms(p.text) for p in ps]))
+        total += len(ps)
+        if total >= passages or (limit is not None and len(out) >= limit):
+            break
+    return out
+
+
+def manifest() -> Manifest:
+    return Manifest(model_id="stand-in", model_fingerprint="random", dim=DIM, normalizer_version="x", chunking="c")
+
+
+def build(open_writer, location, items: list[Item]) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    with open_writer(location, manifest(), rebuild=True) as w:
+        for it in items:
+            w.upsert(*it)
+        w.commit()
+    return time.perf_counter() - started
+
+
+def add(open_writer, location, items: list[Item]) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    with open_writer(location, manifest()) as w:
+        for it in items:
+            w.upsert(*it)
+        w.commit()
+    return time.perf_counter() - started
+
+
+def latency(reader, questions: list[str], method: str) -> tuple[float, float]:  # noqa: ANN001
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(len(questions) + 20, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for i in range(20):
+        asking.ask(reader, None, questions[i % len(questions)], vector=vectors[-1 - i], method=method)
+    times = []
+    for q, v in zip(questions, vectors, strict=False):
+        t = time.perf_counter()
+        asking.ask(reader, None, q, vector=v, method=method)
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def xquad_questions(path: Path, n: int) -> list[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    qs = [qa["question"] for art in data for para in art["paragraphs"] for qa in para["qas"]]
+    return qs[:n]
+
+
+def indexing_rate(store: str | Path, news: Path, n: int) -> dict[str, float]:
+    import askbot
+
+    todo = []
+    for a in articles(news):
+        todo.append(a)
+        if len(todo) >= n:
+            break
+    kb = askbot.open(store) if not milvus.is_milvus(store) else askbot.open(store=str(store))
+    report = kb.add(todo)
+    return {"passages": report.passages, "seconds": report.seconds, "encode_s": report.encode_seconds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--passages", type=int, default=100_000)
+    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
+    ap.add_argument("--xquad", type=Path, default=Path("/work/shared/data/xquad-ar/xquad.ar.json"))
+    ap.add_argument("--server", action="store_true", help="also the standalone Milvus 2.3.5 (.ci/milvus-server.sh)")
+    ap.add_argument("--encoder-articles", type=int, default=0, help="indexing rate with the real model on N articles")
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="askbot-milvus-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[str] = []
+
+    t, c = time.perf_counter(), cpu_s()
+    items = corpus(args.news, args.passages)
+    n_pass = sum(len(p) for _, p, _, _ in items)
+    print(
+        f"corpus: {len(items)} articles, {n_pass} passages in {time.perf_counter() - t:.0f}s ({cpu_s() - c:.0f} CPU s)"
+    )
+    questions = xquad_questions(args.xquad, args.questions)
+    items, newer = items[:-100], items[-100:]  # the last 100 articles are the ones added to the built store
+
+    stores: list[tuple[str, object, object, str | Path]] = [
+        ("embedded (vectors/)", IndexWriter, lambda loc: IndexReader.open(Path(loc)), work / "vectors"),
+        ("Milvus Lite 2.5.1", milvus.open_writer, milvus.open_reader, f"milvus:{work}/bench.db"),
+    ]
+    server = None
+    if args.server:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from milvus_standalone import Standalone, launcher
+
+        program = launcher()
+        if program is None:
+            sys.exit("--server: run .ci/milvus-server.sh first")
+        server = Standalone(work / "server", program)
+        print(f"server started in {server.start():.0f}s")
+        stores.append(("Milvus server 2.3.5 (HNSW)", milvus.open_writer, milvus.open_reader, server.uri))
+    try:
+        for name, writer, reader_of, loc in stores:
+            opener = (
+                (lambda loc, m, rebuild=False: IndexWriter(Path(loc), m, rebuild=rebuild))
+                if writer is IndexWriter
+                else writer
+            )
+            c = cpu_s()
+            built = build(opener, loc, items)
+            reader = reader_of(loc)
+            method = "hybrid" if reader.info().backend != "milvus" else "dense"
+            p50, p95 = latency(reader, questions, method)
+            added = add(opener, loc, newer)  # with the reader open, as in a serving kb (Lite keeps its engine up)
+            reader.close()
+            cpu = cpu_s() - c
+            rows.append(
+                f"| {name} | {built:.0f} s | {method} | {p50:.1f} ms | {p95:.1f} ms | {added:.2f} s | {cpu:.0f} |"
+            )
+            print(rows[-1], flush=True)
+        if args.encoder_articles:
+            for name, loc in (
+                ("embedded (vectors/)", work / "rate-vectors"),
+                ("Milvus Lite 2.5.1", f"milvus:{work}/rate.db"),
+            ):
+                r = indexing_rate(loc, args.news, args.encoder_articles)
+                ratio = r["encode_s"] / r["seconds"]
+                print(f"indexing rate {name}: {r['passages']} passages, add {r['seconds']:.1f}s, ", end="")
+                print(f"encoder {r['encode_s']:.1f}s, ratio {ratio:.2f}", flush=True)
+    finally:
+        if server is not None:
+            server.wipe()
+    print("\n| store | build 100k (stand-in vectors) | method | warm p50 | warm p95 | add 100 articles | CPU s |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The Milvus backend of the store interface: Milvus Lite (``milvus:PATH.db``) or a server/cluster
+(``milvus://host:port[/db][?token=..]``), through pymilvus (``pip install 'askbot[milvus]'``).
+
+The four entry points mirror the local store's, for ``askbot.store.factory`` to dispatch ``milvus:`` locations to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from askbot.store.manifest import Manifest
+from askbot.store.milvus.connection import MilvusLocation, MilvusUnavailable, is_milvus, parse
+from askbot.store.milvus.reader import MilvusReader
+from askbot.store.milvus.writer import MilvusWriter
+
+__all__ = [
+    "MilvusLocation",
+    "MilvusReader",
+    "MilvusUnavailable",
+    "MilvusWriter",
+    "committed_manifest",
+    "is_milvus",
+    "open_reader",
+    "open_writer",
+    "parse",
+    "state_token",
+]
+
+
+def open_reader(location: str | Path) -> MilvusReader | None:
+    """A reader of the committed state, or None where nothing was ever committed."""
+    from askbot.store.milvus.commits import read_head
+    from askbot.store.milvus.connection import connect, disconnect
+
+    loc = parse(location)
+    if loc.lite and not loc.path.exists():  # do not create an empty .db by looking
+        return None
+    client = connect(loc)
+    head = read_head(client, loc.prefix)
+    if head is None:
+        disconnect(client, loc)
+        return None
+    return MilvusReader(client, loc, head)
+
+
+def open_writer(location: str | Path, manifest: Manifest, rebuild: bool = False) -> MilvusWriter:
+    return MilvusWriter(location, manifest, rebuild=rebuild)
+
+
+def committed_manifest(location: str | Path) -> Manifest | None:
+    reader = open_reader(location)
+    if reader is None:
+        return None
+    try:
+        return reader.head.manifest
+    finally:
+        reader.close()
+
+
+def state_token(location: str | Path) -> str | None:
+    """Changes whenever a commit lands (what a long-lived reader compares to know it must reopen)."""
+    from askbot.store.milvus.commits import read_head
+    from askbot.store.milvus.connection import connect, disconnect
+
+    loc = parse(location)
+    if loc.lite and not loc.path.exists():
+        return None
+    client = connect(loc)
+    try:
+        head = read_head(client, loc.prefix)
+    finally:
+        disconnect(client, loc)
+    return None if head is None else f"s{head.set}.b{head.batch}"  # == MilvusReader.latest_state()

@@ -1,0 +1,263 @@
+"""A committed state of a Milvus store, read through the store interface (``StoreReader``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from askbot.store.base import facets_of
+from askbot.store.milvus import schema
+from askbot.store.milvus.commits import Head
+from askbot.store.milvus.connection import MilvusLocation, disconnect
+from askbot.types import Article, Filters, IndexInfo, Passage
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+PAGE = 5000  # rows per query page
+SEARCH_LIMIT = 16_384  # Milvus' top-k ceiling
+ARTICLE_CACHE = 512
+BM25_SCALE = 1 + 1.2  # the engine's BM25 is the local store's times (k1 + 1): divided out, the scores are equal
+PASSAGE_FIELDS = ["pid", "article_id", "ordinal", "start_char", "end_char"]
+
+
+class FilteredIds(np.ndarray):
+    """Passage ids of a filter, with the Milvus expression that selects them, so searches push it down."""
+
+    expr: str = ""
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0, np.float32), np.empty(0, np.int64)
+
+
+def _query_text(terms: Sequence[str]) -> str:
+    """A BM25 query: each term once, as the local store scores (the engine would weigh a repeated term twice)."""
+    return " ".join(dict.fromkeys(terms))
+
+
+def bm25_idf(n: int, df: int) -> float:
+    return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
+
+class MilvusReader:
+    """The state of the store at one committed batch: later commits are not seen (rows carry born/died)."""
+
+    def __init__(self, client: MilvusClient, loc: MilvusLocation, head: Head) -> None:
+        self.client, self.loc, self.head = client, loc, head
+        self.names = schema.set_names(loc.prefix, head.set)
+        self.visible = schema.visible(head.batch)
+        self._articles: dict[str, Article] = {}
+        self.search_params: dict[str, Any] = {"metric_type": "IP"}
+        if loc.index == "HNSW":
+            self.search_params["params"] = {"ef": schema.HNSW_EF}
+        schema.ensure_loaded(client, [*self.names.values()])
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _query(self, kind: str, expr: str, fields: list[str], many: bool = True) -> Iterator[dict[str, Any]]:
+        """Every row of ``kind`` matching ``expr`` among the visible ones (``many``: page by page)."""
+        if not many:
+            expr = f"({expr}) and {self.visible}"
+            yield from self.client.query(self.names[kind], filter=expr, output_fields=fields, limit=SEARCH_LIMIT)
+            return
+        it = self.client.query_iterator(
+            self.names[kind], batch_size=PAGE, filter=f"({expr}) and {self.visible}", output_fields=fields
+        )
+        try:
+            while page := it.next():
+                yield from page
+        finally:
+            it.close()
+
+    def _where(self, allowed: np.ndarray | None) -> str:
+        if allowed is None:
+            return self.visible
+        expr = getattr(allowed, "expr", "") or f"pid in {schema.id_list(allowed.tolist())}"
+        return f"({expr}) and {self.visible}"
+
+    def _search(
+        self, field: str, data: object, k: int, expr: str, params: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        hits = self.client.search(
+            self.names["passages"],
+            data=[data],
+            anns_field=field,
+            limit=min(k, SEARCH_LIMIT),
+            filter=expr,
+            search_params=params,
+            consistency_level="Strong",
+        )[0]
+        scores = np.asarray([h["distance"] for h in hits], np.float32)
+        ids = np.asarray([h["id"] for h in hits], np.int64)
+        return scores, ids
+
+    # ---- the store interface ---------------------------------------------------------------------
+    def info(self) -> IndexInfo:
+        m = self.head.manifest
+        return IndexInfo(
+            location=str(self.loc),
+            backend="milvus-lite" if self.loc.lite else "milvus",
+            articles=m.articles,
+            passages=m.passages,
+            model=m.model_id,
+            dim=m.dim,
+            normalizer=m.normalizer_version,
+            chunking=m.chunking,
+            built=m.built,
+            generation=f"s{self.head.set}.b{self.head.batch}",
+        )
+
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        ids = [int(i) for i in dict.fromkeys(ids)]
+        if not ids:
+            return {}
+        rows = list(self._query("passages", f"pid in {schema.id_list(ids)}", PASSAGE_FIELDS, many=len(ids) > PAGE))
+        articles = self.articles([r["article_id"] for r in rows])
+        out = {}
+        for r in rows:
+            article = articles.get(r["article_id"])
+            if article is not None:  # a citation is a slice of the stored article: exact by construction
+                start, end = int(r["start_char"]), int(r["end_char"])
+                out[int(r["pid"])] = Passage(r["article_id"], int(r["ordinal"]), start, end, article.text[start:end])
+        return out
+
+    def articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        found = {a: self._articles[a] for a in dict.fromkeys(ids) if a in self._articles}
+        wanted = [a for a in dict.fromkeys(ids) if a not in found]
+        if wanted:
+            parts: dict[str, list[dict[str, Any]]] = {}
+            expr = "article_id in [" + ",".join(schema.literal(a) for a in wanted) + "]"
+            for row in self._query("articles", expr, ["article_id", "part", "text", "meta"], many=len(wanted) > 100):
+                parts.setdefault(row["article_id"], []).append(row)
+            for aid, rows in parts.items():
+                rows.sort(key=lambda r: r["part"])
+                meta = json.loads(rows[0]["meta"])
+                found[aid] = Article(id=aid, text="".join(r["text"] for r in rows), **meta)
+            if len(self._articles) + len(parts) > ARTICLE_CACHE:  # a snapshot's articles never change: cache them
+                self._articles.clear()
+            self._articles.update((a, found[a]) for a in parts)
+        return {a: found[a] for a in dict.fromkeys(ids) if a in found}
+
+    def content_hashes(self) -> dict[str, str]:
+        return {r["article_id"]: r["hash"] for r in self._query("articles", "part == 0", ["article_id", "hash"])}
+
+    def passage_ids(self) -> np.ndarray:
+        """Every live passage id, ascending."""
+        return np.sort(np.asarray([int(r["pid"]) for r in self._query("passages", "pid >= 0", ["pid"])], np.int64))
+
+    def facets(self) -> dict[str, object]:
+        """Sources and categories with their article counts, and the first and last publication dates."""
+        metas = (json.loads(r["meta"]) for r in self._query("articles", "part == 0", ["meta"]))
+        return facets_of((m.get("source", ""), m.get("category", ""), m.get("published", "")) for m in metas)
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        expr = schema.filter_expression(filters)
+        ids = np.asarray(sorted(r["pid"] for r in self._query("passages", expr, ["pid"])), np.int64)
+        out = ids.view(FilteredIds)
+        out.expr = expr
+        return out
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if k <= 0 or (allowed is not None and not len(allowed)):
+            return _empty()
+        query = np.asarray(vector, np.float32).reshape(-1).tolist()
+        return self._search("vec", query, k, self._where(allowed), self.search_params)
+
+    def dense_scores(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        if not len(ids):
+            return np.empty(0, np.float32)
+        rows = self._query("passages", f"pid in {schema.id_list(ids.tolist())}", ["pid", "vec"], many=len(ids) > PAGE)
+        vectors = {int(r["pid"]): np.asarray(r["vec"], np.float32) for r in rows}
+        query = np.asarray(vector, np.float32).reshape(-1)
+        return np.asarray([float(vectors[i] @ query) if i in vectors else 0.0 for i in ids.tolist()], np.float32)
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not terms or k <= 0 or self.head.lexical != "bm25" or (allowed is not None and not len(allowed)):
+            return _empty()
+        scores, ids = self._search("sparse", _query_text(terms), k, self._where(allowed), {"metric_type": "BM25"})
+        keep = scores > 0
+        return scores[keep] / BM25_SCALE, ids[keep]
+
+    def lexical_scores(self, terms: Sequence[str], ids: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        out = np.zeros(len(ids), np.float32)
+        if not len(ids) or not terms or self.head.lexical != "bm25":
+            return out
+        expr = f"pid in {schema.id_list(ids.tolist())} and {self._where(allowed)}"
+        scores, found = self._search("sparse", _query_text(terms), len(ids), expr, {"metric_type": "BM25"})
+        score_of = dict(zip(found.tolist(), (scores / BM25_SCALE).tolist(), strict=True))
+        return np.asarray([score_of.get(i, 0.0) for i in ids.tolist()], np.float32)
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        n = self.head.manifest.passages
+        if n == 0 or not terms:
+            return dict.fromkeys(terms, 1.0)
+        wanted = list(dict.fromkeys(terms))
+        rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], consistency_level="Strong")
+        df = {r["term"]: int(r["df"]) for r in rows}
+        return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
+
+    def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
+        ids = sorted(self.content_hashes())
+        fields = [*PASSAGE_FIELDS, "vec", "terms"]
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            articles = self.articles(chunk)
+            rows: dict[str, list[dict[str, Any]]] = {}
+            expr = "article_id in [" + ",".join(schema.literal(a) for a in chunk) + "]"
+            for r in self._query("passages", expr, fields):
+                rows.setdefault(r["article_id"], []).append(r)
+            for aid in chunk:
+                article, found = articles[aid], sorted(rows.get(aid, []), key=lambda r: r["ordinal"])
+                passages = [
+                    Passage(
+                        aid,
+                        int(r["ordinal"]),
+                        r["start_char"],
+                        r["end_char"],
+                        article.text[r["start_char"] : r["end_char"]],
+                    )
+                    for r in found
+                ]
+                vectors = np.asarray([r["vec"] for r in found], np.float32).reshape(len(found), self.head.manifest.dim)
+                yield article, passages, vectors, [r["terms"].split() for r in found]
+
+    def verify(self) -> list[str]:
+        problems: list[str] = []
+        m = self.head.manifest
+        passages = {}
+        for r in self._query("passages", "pid >= 0", ["pid", "article_id", "start_char", "end_char"]):
+            passages[int(r["pid"])] = r
+        hashes = self.content_hashes()
+        if (len(hashes), len(passages)) != (m.articles, m.passages):
+            problems.append(
+                f"commit counts {m.articles}/{m.passages} != stored {len(hashes)}/{len(passages)} (articles/passages)"
+            )
+        orphans = {r["article_id"] for r in passages.values()} - set(hashes)
+        if orphans:
+            problems.append(f"{len(orphans)} articles have passages but no text (e.g. {sorted(orphans)[0]!r})")
+        lengths = {a: len(t.text) for a, t in self.articles(list(hashes)[:ARTICLE_CACHE]).items()}
+        for r in passages.values():
+            if r["article_id"] in lengths and not 0 <= r["start_char"] <= r["end_char"] <= lengths[r["article_id"]]:
+                problems.append(f"passage {r['pid']} points outside its article {r['article_id']!r}")
+        return problems
+
+    def latest_state(self) -> str | None:
+        """The store's newest committed state (``info().generation`` of a reader opened now)."""
+        from askbot.store.milvus.commits import read_head
+
+        head = read_head(self.client, self.loc.prefix)
+        return None if head is None else f"s{head.set}.b{head.batch}"
+
+    def close(self) -> None:
+        disconnect(self.client, self.loc)

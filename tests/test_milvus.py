@@ -1,0 +1,160 @@
+"""askbot end to end on Milvus Lite (the real Milvus engine, embedded): the library face over a milvus: store."""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+# the milvus extra is optional (not in the test extra nor in requirements.lock): without it these tests skip
+NOT_INSTALLED = "not installed: pip install 'askbot[milvus]' (pymilvus, milvus-lite) to run the Milvus tests"
+pytest.importorskip("pymilvus", reason=NOT_INSTALLED)
+if importlib.util.find_spec("milvus_lite") is None:  # found, not imported: it needs askbot's pkg_resources shim
+    pytest.skip(NOT_INSTALLED, allow_module_level=True)
+
+import askbot  # noqa: E402
+from askbot.store import IndexMismatch  # noqa: E402
+from askbot.store.milvus.connection import lite_problem  # noqa: E402
+from askbot.types import Filters  # noqa: E402
+
+SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+SEED_ID = "102c93eeae5ae0e9"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if problem := lite_problem():
+        pytest.skip(f"Milvus Lite cannot start here ({problem}); pip install 'askbot[milvus]'")
+    return f"milvus:{tmp_path_factory.mktemp('milvus')}/kb.db"
+
+
+@pytest.fixture(scope="module")
+def milvus_kb(store: str, corpus_dir: Path) -> askbot.KnowledgeBase:
+    kb = askbot.open(store=store)
+    report = kb.add([corpus_dir])
+    assert report.problems == [] and len(report.added) == 25
+    return kb
+
+
+def test_the_seed_question_is_answered_from_milvus_with_exact_citations(milvus_kb, kb):
+    answer = milvus_kb.ask(SEED_QUESTION)
+    assert answer.found, answer.message
+    top = answer.excerpts[0]
+    assert top.citation.article_id == SEED_ID
+    assert "الأعرجي" in top.sentence or "الاعرجي" in top.sentence
+    for e in answer.excerpts:
+        article = milvus_kb.reader.articles([e.citation.article_id])[e.citation.article_id]
+        assert article.text[e.citation.start : e.citation.end] == e.text
+    embedded = kb.ask(SEED_QUESTION)  # the same articles indexed in vectors/: the same answer
+    assert [e.citation for e in answer.excerpts] == [e.citation for e in embedded.excerpts]
+    assert milvus_kb.info().backend == "milvus-lite" and milvus_kb.info().articles == 25
+
+
+def test_filters_and_methods_on_milvus_match_the_embedded_index(milvus_kb, kb):
+    for method in ("dense", "bm25", "hybrid"):
+        ours = milvus_kb.asked(SEED_QUESTION, k=5, method=method)
+        theirs = kb.asked(SEED_QUESTION, k=5, method=method)
+        assert ours.articles[:5] == theirs.articles[:5], method
+    bbc = milvus_kb.ask("أسعار النفط", filters=Filters(source="bbc"))
+    assert all(e.citation.source.lower() == "bbc" for e in bbc.excerpts)
+
+
+def test_adding_again_is_unchanged_and_remove_then_reopen(milvus_kb, store, corpus_dir):
+    again = milvus_kb.add([corpus_dir])
+    assert len(again.unchanged) == 25 and not again.added
+    assert milvus_kb.remove([SEED_ID, "nope"]) == [SEED_ID]
+    reopened = askbot.open(store=store)
+    assert reopened.info().articles == 24
+    answer = reopened.ask(SEED_QUESTION)
+    assert SEED_ID not in [e.citation.article_id for e in answer.excerpts]
+
+
+def test_a_store_built_with_another_model_is_refused(store):
+    from askbot.store.manifest import Manifest
+    from askbot.store.milvus import open_writer
+
+    other = Manifest(model_id="other", model_fingerprint="x", dim=384, normalizer_version="1", chunking="c")
+    with pytest.raises(IndexMismatch, match="was built with model"), open_writer(store, other):
+        pass
+
+
+def test_a_bad_store_location_is_a_clear_error():
+    with pytest.raises(ValueError, match="milvus:PATH.db"):
+        askbot.open(store="postgres://x")
+    with pytest.raises(ValueError, match="ending in .db"):
+        askbot.open(store="milvus:/tmp/kb.sqlite").info()
+
+
+def test_migrate_embedded_to_milvus_and_back_without_re_embedding(built_index, tmp_path, store):
+    from askbot.store.migrate import migrate, open_reader
+
+    target = f"milvus:{tmp_path}/copy.db"
+    there = migrate(built_index, target)
+    assert (there.articles, there.passages) == (25, open_reader(built_index).info().passages)
+    assert there.checked == min(200, there.passages) and there.differing == [], there.differing
+    back = migrate(target, tmp_path / "vectors")
+    assert back.differing == [] and (back.articles, back.passages) == (there.articles, there.passages)
+    again = askbot.open(tmp_path / "vectors").ask(SEED_QUESTION)
+    assert again.excerpts[0].citation.article_id == SEED_ID
+
+
+WORKERS = Path(__file__).with_name("milvus_workers.py")
+
+
+def run_worker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(WORKERS), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def whole_articles(location: str) -> set[str]:
+    """The visible articles, after checking each has both its passages and the store is sound."""
+    from askbot.store.milvus import open_reader
+
+    reader = open_reader(location)
+    assert reader is not None
+    try:
+        hashes = reader.content_hashes()
+        allowed = reader.allowed_ids(Filters(since="0"))
+        assert allowed is not None
+        per_article = Counter(p.article_id for p in reader.passages(allowed.tolist()).values())
+        assert set(per_article) == set(hashes) and set(per_article.values()) <= {2}
+        assert reader.verify() == []
+        return set(hashes)
+    finally:
+        reader.close()
+
+
+def test_a_writer_killed_mid_batch_leaves_no_half_article_and_a_rerun_completes(store, tmp_path):
+    location = f"milvus:{tmp_path}/kill.db"
+    assert run_worker("write", location, "0", "6", "3").returncode == 0
+    killed = run_worker("write", location, "6", "10", "4", "6")  # checkpoint after w9, killed after w11
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert whole_articles(location) == {f"w{n}" for n in range(10)}
+    rerun = run_worker("write", location, "10", "5", "10")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert whole_articles(location) == {f"w{n}" for n in range(15)}
+
+
+def test_article_texts_are_cut_under_the_varchar_limit_on_character_boundaries():
+    from askbot.store.milvus.writer import text_parts
+
+    text = "وقّع المحضر " * 3000 + "😀" * 7
+    parts = text_parts(text, 1000)
+    assert "".join(parts) == text and all(len(p.encode("utf-8")) <= 1000 for p in parts) and len(parts) > 40
+    assert text_parts("") == [""]
+
+
+def test_articles_asked_together_come_back_together_past_the_reader_cache(milvus_kb, monkeypatch):
+    from askbot.store.milvus import reader as milvus_reader
+
+    monkeypatch.setattr(milvus_reader, "ARTICLE_CACHE", 3)
+    reader = milvus_kb.reader
+    ids = sorted(reader.content_hashes())
+    assert set(reader.articles(ids[:2])) == set(ids[:2])
+    assert set(reader.articles(ids[:6])) == set(ids[:6])  # two cached, four fetched: the cache overflows
