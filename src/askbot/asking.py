@@ -165,14 +165,16 @@ def ask(
     if reader is None or reader.info().passages == 0:
         return Asked(Answer(question, False, message=EMPTY_INDEX))
     depth = max(offset + shown_hits(k), EVIDENCE_HITS, depth)
-    period = when.read_period(text, as_of or datetime.now(UTC))
-    searched = period.question if period else text
+    period, searched = _period_of(text, as_of)
     dated = when.with_period(filters, period)
     if period and period.recency and as_of and not (dated and dated.until):
         dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
     found = retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector)
-    if period and not found.hits and dated != filters:  # nothing in that period: say so, answer from all dates
-        found = retrieve(reader, encoder, searched, depth=depth, filters=filters, method=method, vector=found.vector)
+    if period and not found.hits and dated != filters:
+        # nothing in that period: say so, and answer from all dates the question as asked (its time words are
+        # then content: "ماذا حدث في عام 1066؟" asks of 1066, not of articles published then)
+        again = found.vector if searched == text else None
+        found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again)
         note = " ".join(filter(None, [note, when.nothing_in(period)]))
     elif period:
         note = " ".join(filter(None, [note, when.label(period)]))
@@ -182,6 +184,12 @@ def ask(
     answer = answer_from(found, encoder, k=k, offset=offset, question=question)
     article_of = {r.hit.passage_id: r.article.id for r in found.retrieved}
     return Asked(answer, found.hits, tuple(article_of.get(h.passage_id, "") for h in found.hits), answer.timings_ms)
+
+
+def _period_of(text: str, as_of: date | None) -> tuple[when.Period | None, str]:
+    """The period ``text`` names (read against ``as_of``, default now) and the question searched for within it."""
+    period = when.read_period(text, as_of or datetime.now(UTC))
+    return period, period.question if period else text
 
 
 def _newest_first(found: Retrieval, relevant: int) -> Retrieval:
@@ -209,8 +217,8 @@ def ask_many(
         texts = [clean_question(q, max_chars)[0] for q in batch]
         encodable = [i for i, t in enumerate(texts) if arabic.tokens(t)]
         vectors: dict[int, np.ndarray] = {}
-        if encoder is not None and encodable:
-            encoded = encoder.encode_queries([query_text(texts[i]) for i in encodable])
+        if encoder is not None and encodable:  # what ask() itself would encode: the question searched for
+            encoded = encoder.encode_queries([query_text(_period_of(texts[i], None)[1]) for i in encodable])
             vectors = {i: encoded[row] for row, i in enumerate(encodable)}
         for i, q in enumerate(batch):
             out.append(
