@@ -240,14 +240,8 @@ def outcome(case: Case, weights: np.ndarray, use_encoder: bool, cross: bool) -> 
     if not found.retrieved:
         return np.zeros(len(conf.FEATURES)), False, False
     q = answer.Question.of(found.text, found.idf)
-    d = describe(case, 0, use_encoder)
-    s = d.features @ weights
-    p = np.exp(s - s.max())
-    p /= p.sum()
-    best = int(np.argmax(s))
-    start, end = d.spans[best]
-    holds_type = bool(d.features[best, sentences.FEATURES.index("holds_type")])
-    marked = answer.Marked(start, end, float(d.coverage[best]), float(p[best]), holds_type)
+    marked = answer.marked(describe(case, 0, use_encoder), cross, weights)
+    start, end = marked.start, marked.end
     evidence = answer.evidence(q, found.retrieved[:10], marked, found.corpus_passages)
     built = answer.build_excerpts(found.retrieved[:10], found.idf, found.text)
     shown = answer.collapse_duplicates([(e, m.coverage) for e, m in built])[:5]

@@ -10,11 +10,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from askbot import confidence as conf
 from askbot import sentences
 from askbot.arabic import content_words as tokenize
 from askbot.arabic import script_of
-from askbot.asks import DATE, NUMBER, answer_spans, asked_type, holds
+from askbot.asks import DATE, NUMBER, answer_spans, asked_type
 from askbot.sentences import SentenceScorer
 from askbot.types import Answer, Article, Citation, Excerpt, Retrieved
 
@@ -68,8 +70,12 @@ class Marked:
 
 def mark(text: str, q: Question, scorer: SentenceScorer | None = None) -> Marked:
     """The sentence of ``text`` that best answers ``q`` (by askbot.sentences' model)."""
-    described = sentences.describe(text, q.text, q.idf, q.asked, scorer)
-    best, probability = sentences.choose(described, q.cross_lingual)
+    return marked(sentences.describe(text, q.text, q.idf, q.asked, scorer), q.cross_lingual)
+
+
+def marked(described: sentences.Sentences, cross_lingual: bool, weights: np.ndarray | None = None) -> Marked:
+    """The sentence the model (or ``weights``, when fitting it) chooses among ``described``."""
+    best, probability = sentences.choose(described, cross_lingual, weights)
     start, end = described.spans[best]
     holds_type = bool(described.features[best, sentences.FEATURES.index("holds_type")])
     return Marked(start, end, float(described.coverage[best]), probability, holds_type)
@@ -130,16 +136,15 @@ def evidence(q: Question, retrieved: Sequence[Retrieved], first: Marked, corpus_
     passage_pairs = set(zip(passage_tokens, passage_tokens[1:], strict=False))
     rarest = math.log(1.0 + (corpus_passages + 0.5) / 0.5)  # the idf of a word no passage holds
     total_idf = sum(q.idf.values())
-    sentence = top.passage.text[first.start : first.end]
     return conf.Evidence(
         dense=dense[0],
         dense_next=conf.next_best(dense),
-        passage_coverage=conf.coverage(q.idf, passage_words),
-        rare_coverage=conf.coverage(q.idf, passage_words, power=2.0),
+        passage_coverage=sentences.coverage(q.idf, passage_words),
+        rare_coverage=sentences.coverage(q.idf, passage_words, power=2.0),
         sentence_coverage=first.coverage,
         unseen=sum(w for w in q.idf.values() if w >= rarest - 1e-6) / total_idf if total_idf > 0 else 0.0,
         typed=q.asked in (NUMBER, DATE),
-        holds_type=holds(sentence, q.text).matches(q.asked),
+        holds_type=first.holds_type,
         sentence_probability=first.probability,
         content_words=len(q.idf),
         lexical=lexical[0] / total_idf if total_idf > 0 else 0.0,

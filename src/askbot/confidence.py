@@ -13,7 +13,7 @@ XQuAD-ar dev set with paragraphs left out of the index (benchmarks/fit_answers.p
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,18 +83,6 @@ class Evidence:
     pair_coverage: float = 0.0
     lexical_next: float = 0.0
     dense_mean: float = 0.0
-
-
-def coverage(idf: Mapping[str, float], words: set[str], power: float = 1.0) -> float:
-    """Share of the question's ``idf``-weighted words (raised to ``power``) that ``words`` hold."""
-    total = sum(w**power for w in idf.values())
-    return sum(w**power for t, w in idf.items() if t in words) / total if total > 0 else 0.0
-
-
-def unseen_share(idf: Mapping[str, float], document_frequency: Mapping[str, int]) -> float:
-    """Share of the question's idf weight on words that no indexed passage holds."""
-    total = sum(idf.values())
-    return sum(w for t, w in idf.items() if document_frequency.get(t, 0) == 0) / total if total > 0 else 0.0
 
 
 def features(e: Evidence) -> np.ndarray:

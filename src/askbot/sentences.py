@@ -55,6 +55,12 @@ class Sentences:
     coverage: np.ndarray  # coverage of each sentence alone
 
 
+def coverage(idf: Mapping[str, float], words: set[str], power: float = 1.0) -> float:
+    """Share of the question's ``idf``-weighted words (weights raised to ``power``) that ``words`` hold."""
+    total = sum(w**power for w in idf.values())
+    return sum(w**power for t, w in idf.items() if t in words) / total if total > 0 else 0.0
+
+
 def split(text: str) -> list[tuple[int, int]]:
     """Sentence spans that hold a word ("-----" rules never count); the whole text when there is none."""
     return [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
@@ -69,11 +75,10 @@ def describe(
 ) -> Sentences:
     """The features of each sentence of ``text`` for ``question`` (``idf``: weight of each question word)."""
     spans = split(text)
-    total = sum(idf.values()) or 1.0
     question_words = set(idf)
     words = [content_words(text[s:e]) for s, e in spans]
-    coverage = np.array([sum(w for t, w in idf.items() if t in set(ws)) / total for ws in words])
-    best = float(coverage.max()) if len(coverage) else 0.0
+    covered = np.array([coverage(idf, set(ws)) for ws in words])
+    best = float(covered.max()) if len(covered) else 0.0
     n = len(spans)
     lengths = [len(text[s:e].split()) for s, e in spans]
     marked = [
@@ -90,10 +95,10 @@ def describe(
         novel = [w for w in words[i] if w not in question_words]
         rows.append(
             [
-                coverage[i],
-                coverage[i + 1] if i + 1 < n else 0.0,
-                coverage[i - 1] if i > 0 else 0.0,
-                coverage[i] / best if best > 0 else 0.0,
+                covered[i],
+                covered[i + 1] if i + 1 < n else 0.0,
+                covered[i - 1] if i > 0 else 0.0,
+                covered[i] / best if best > 0 else 0.0,
                 len(novel) / len(words[i]) if words[i] else 0.0,
                 float(holds(text[s:e], question).matches(asked)),
                 encoder[i],
@@ -102,17 +107,18 @@ def describe(
                 float(lengths[i] < SHORT_SENTENCE_WORDS),
             ]
         )
-    return Sentences(marked, np.asarray(rows, np.float64).reshape(n, len(FEATURES)), coverage)
+    return Sentences(marked, np.asarray(rows, np.float64).reshape(n, len(FEATURES)), covered)
 
 
-def scores(sentences: Sentences, cross_lingual: bool) -> np.ndarray:
-    """The model's score of each sentence (higher: more likely the one that answers)."""
-    return sentences.features @ WEIGHTS["cross" if cross_lingual else "same"]
+def scores(sentences: Sentences, cross_lingual: bool, weights: np.ndarray | None = None) -> np.ndarray:
+    """The model's score of each sentence (higher: more likely the one that answers); ``weights`` replace the
+    fitted ones (when fitting them)."""
+    return sentences.features @ (WEIGHTS["cross" if cross_lingual else "same"] if weights is None else weights)
 
 
-def choose(sentences: Sentences, cross_lingual: bool) -> tuple[int, float]:
+def choose(sentences: Sentences, cross_lingual: bool, weights: np.ndarray | None = None) -> tuple[int, float]:
     """(index of the answering sentence, its probability among the passage's sentences)."""
-    s = scores(sentences, cross_lingual)
+    s = scores(sentences, cross_lingual, weights)
     p = np.exp(s - s.max())
     p /= p.sum()
     best = int(np.argmax(s))

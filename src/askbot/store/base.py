@@ -40,6 +40,12 @@ def facets_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, object]:
     }
 
 
+def article_status(hashes: dict[str, str], article: Article) -> str:
+    """'new', 'changed' or 'unchanged': ``article`` against the content hashes of what is indexed."""
+    old = hashes.get(article.id)
+    return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+
+
 class StoreReader(Protocol):
     """One consistent, read-only view of an index (a committed state: a writer's later commit is not seen)."""
 

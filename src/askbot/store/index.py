@@ -22,7 +22,7 @@ from askbot.store import (
     new_segment,
     sweep_generations,
 )
-from askbot.store.base import facets_of
+from askbot.store.base import article_status, facets_of
 from askbot.store.lexical import TEXT_VERSION
 from askbot.store.lock import WriterLock
 from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, IndexMismatch, Manifest
@@ -95,19 +95,7 @@ class IndexReader:
 
     @staticmethod
     def describe(generation: Path, m: Manifest) -> IndexInfo:
-        return IndexInfo(
-            location=str(generation.parent),
-            backend="local",
-            articles=m.articles,
-            passages=m.passages,
-            model=m.model_id,
-            dim=m.dim,
-            normalizer=m.normalizer_version,
-            chunking=m.chunking,
-            built=m.built,
-            generation=generation.name,
-            segments=len(m.segments) if m.format != 1 else 1,
-        )
+        return m.info(str(generation.parent), "local", generation.name, len(m.segments) if m.format != 1 else 1)
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
         """The passages of ``ids`` that exist, with their text, keyed by passage id."""
@@ -451,8 +439,7 @@ class IndexWriter:
 
     def status(self, article: Article) -> str:
         """'new', 'changed' or 'unchanged' relative to what is indexed."""
-        old = self.hashes.get(article.id)
-        return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+        return article_status(self.hashes, article)
 
     def upsert(
         self,

@@ -8,6 +8,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from askbot.types import IndexInfo
+
 FORMAT_VERSION = 2  # 2: segments (an index's manifest names them, each segment has its own); 1: one generation
 READABLE_FORMATS = (1, 2)  # a format-1 index is read as one segment and migrated by its first write
 MANIFEST = "manifest.json"
@@ -40,6 +42,22 @@ class Manifest:
 
     def seal(self) -> None:
         self.segments_sha256 = _digest(self.segments)
+
+    def info(self, location: str, backend: str, generation: str, segments: int = 1) -> IndexInfo:
+        """What this manifest says of the index, as ``kb.info()`` reports it."""
+        return IndexInfo(
+            location=location,
+            backend=backend,
+            articles=self.articles,
+            passages=self.passages,
+            model=self.model_id,
+            dim=self.dim,
+            normalizer=self.normalizer_version,
+            chunking=self.chunking,
+            built=self.built,
+            generation=generation,
+            segments=segments,
+        )
 
     def save(self, directory: Path) -> None:
         write_atomic(directory / MANIFEST, json.dumps(asdict(self), ensure_ascii=False, indent=2).encode())

@@ -97,17 +97,8 @@ class MilvusReader:
     # ---- the store interface ---------------------------------------------------------------------
     def info(self) -> IndexInfo:
         m = self.head.manifest
-        return IndexInfo(
-            location=str(self.loc),
-            backend="milvus-lite" if self.loc.lite else "milvus",
-            articles=m.articles,
-            passages=m.passages,
-            model=m.model_id,
-            dim=m.dim,
-            normalizer=m.normalizer_version,
-            chunking=m.chunking,
-            built=m.built,
-            generation=f"s{self.head.set}.b{self.head.batch}",
+        return m.info(
+            str(self.loc), "milvus-lite" if self.loc.lite else "milvus", f"s{self.head.set}.b{self.head.batch}"
         )
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from askbot.store.base import article_status
 from askbot.store.manifest import IndexMismatch, Manifest
 from askbot.store.milvus import schema
 from askbot.store.milvus.commits import KEEP_COMMITS, RETAIN_S, Head, Lease, now_ms, read_head, write_head
@@ -196,8 +197,7 @@ class MilvusWriter:
 
     # ---- the store interface -------------------------------------------------------------------------
     def status(self, article: Article) -> str:
-        old = self.hashes.get(article.id)
-        return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+        return article_status(self.hashes, article)
 
     def upsert(
         self,
