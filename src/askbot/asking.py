@@ -156,7 +156,7 @@ def ask(
 
     ``depth`` ranks at least that many hits (the evaluator ranks 10); the answer reads the first ``offset + 2k``.
     A period the question names ("أمس", "last week") is read against ``as_of`` (default: now) and is the date
-    filter unless ``filters`` give dates (no article in it: all dates, said so); "latest" puts the newest of the
+    filter unless ``filters`` give dates (nothing in it answers: all dates, said so); "latest" puts the newest of the
     clearly relevant excerpts first; the message names the period understood.
     """
     text, note = clean_question(question, max_chars)
@@ -170,20 +170,31 @@ def ask(
     if period and period.recency and as_of and not (dated and dated.until):
         dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
     found = retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector)
-    if period and not found.hits and dated != filters:
-        # nothing in that period: say so, and answer from all dates the question as asked (its time words are
-        # then content: "ماذا حدث في عام 1066؟" asks of 1066, not of articles published then)
-        again = found.vector if searched == text else None
-        found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again)
-        note = " ".join(filter(None, [note, when.nothing_in(period)]))
-    elif period:
-        note = " ".join(filter(None, [note, when.label(period)]))
     if period and period.recency:
         found = _newest_first(found, offset + k)
-    found = replace(found, note=note)
-    answer = answer_from(found, encoder, k=k, offset=offset, question=question)
+    answer = answer_from(
+        replace(found, note=_joined(note, when.label(period)) if period else note),
+        encoder,
+        k=k,
+        offset=offset,
+        question=question,
+    )
+    if period and dated != filters and not answer.found:
+        # nothing in that period answers: say so, and answer from all dates the question as asked (its years are
+        # then content: "ماذا أعلن تنظيم الدولة الإسلامية نفسه في عام 2014؟" asks of 2014, not of articles from it)
+        again = found.vector if searched == text else None
+        found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again)
+        if period.recency:
+            found = _newest_first(found, offset + k)
+        answer = answer_from(
+            replace(found, note=_joined(note, when.nothing_in(period))), encoder, k=k, offset=offset, question=question
+        )
     article_of = {r.hit.passage_id: r.article.id for r in found.retrieved}
     return Asked(answer, found.hits, tuple(article_of.get(h.passage_id, "") for h in found.hits), answer.timings_ms)
+
+
+def _joined(*notes: str) -> str:
+    return " ".join(filter(None, notes))
 
 
 def _period_of(text: str, as_of: date | None) -> tuple[when.Period | None, str]:
