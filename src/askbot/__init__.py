@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from askbot.config import Settings
     from askbot.kb import IndexReport, KnowledgeBase, open
     from askbot.retrieval import Filters
-    from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch
+    from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch, StoreUnavailable
     from askbot.types import Answer, Article, Citation, Excerpt, IndexInfo, Passage
 
 # The names load on first use (PEP 562), not on `import askbot`: the CLI starts, and handles Ctrl-C, before
@@ -50,6 +50,7 @@ _EXPORTS = {
     "KnowledgeBase": "askbot.kb",
     "Passage": "askbot.types",
     "Settings": "askbot.config",
+    "StoreUnavailable": "askbot.store",
     "open": "askbot.kb",
 }
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "KnowledgeBase",
     "Passage",
     "Settings",
+    "StoreUnavailable",
     "open",
 ]
 __version__ = "0.1.0"

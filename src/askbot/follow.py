@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from askbot.config import FOLLOW_EVERY_S
 from askbot.fetching import Fetcher, FetchError, check_url, gunzip_limited
 from askbot.ingest.feeds import Entry, ListingError, read_listing
 from askbot.types import Article, IngestProblem
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORE_NAME = "follow.sqlite"
-DEFAULT_EVERY_S = 600.0
 BATCH_ARTICLES = 64  # articles per kb.add: one new generation each, so the bot answers them minutes sooner
 BATCH_WAIT_S = 5.0  # ... or whatever was fetched within this long
 MAX_ATTEMPTS = 3  # a page that failed this many polls in a row is given up until its listing changes
@@ -417,7 +417,7 @@ def follow(
 
     follower = Follower(kb, urls, fetcher=fetcher, batch_articles=batch_articles or BATCH_ARTICLES)
     stop = stop or threading.Event()
-    every = DEFAULT_EVERY_S if every_s is None else every_s
+    every = FOLLOW_EVERY_S if every_s is None else every_s
     try:
         while True:
             began = time.monotonic()

@@ -7,11 +7,12 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from askbot.config import Settings
-from askbot.follow import DEFAULT_EVERY_S, FollowReport
-from askbot.kb import KnowledgeBase
+from askbot.config import FOLLOW_EVERY_S, Settings
+
+if TYPE_CHECKING:  # askbot.follow brings httpx (~0.3 s): loaded when askbot follow runs, not by every command
+    from askbot.follow import FollowReport
 
 EXIT_OK, EXIT_SOURCES = 0, 4
 _DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d)?", re.IGNORECASE)
@@ -36,7 +37,7 @@ def add_follow_parser(subparsers: Any) -> None:
         "so a restart fetches only what is new.",
     )
     p.add_argument("urls", nargs="+", metavar="URL")
-    p.add_argument("--every", type=parse_duration, default=DEFAULT_EVERY_S, help="poll interval (default 10m)")
+    p.add_argument("--every", type=parse_duration, default=FOLLOW_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
     p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
@@ -53,6 +54,7 @@ def print_report(report: FollowReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from askbot.fetching import Fetcher, check_url
+    from askbot.kb import KnowledgeBase
 
     for url in args.urls:
         check_url(url)  # ValueError-like FetchError before the model loads

@@ -43,6 +43,7 @@ MODEL_FILE, TOKENIZER_FILE = "model.onnx", "tokenizer.json"
 # model.onnx as onnxruntime optimizes it (extended level: fusions of the CPU provider, no hardware-specific layout),
 # saved by the first session: later sessions load it without optimizing, 0.15 s instead of 0.25 s, same outputs
 OPTIMIZED_FILE = "model.ort-extended.onnx"
+QUERY_VOCABULARY_FILE = "query-vocabulary.npy"  # the query tokenizer's sorted pieces, saved by its first load
 OPSET = 17
 MAX_TOKENS = 512
 COLD_PASSAGE_CHARS = 8000  # passages tokenized in Python while tokenizer.json is unparsed: <= ~0.1 s of it
@@ -255,7 +256,7 @@ class OnnxEngine:
         cold_and_small = self._passage_tokenizer is None and sum(map(len, texts)) <= COLD_PASSAGE_CHARS
         if self._blob is not None and (kind == "query" or cold_and_small):
             if self._query_tokenizer is None:
-                self._query_tokenizer = QueryTokenizer.from_blob(self._blob)
+                self._query_tokenizer = QueryTokenizer.from_blob(self._blob, self._folder / QUERY_VOCABULARY_FILE)
             return [self._query_tokenizer.encode(t, MAX_TOKENS) for t in prompted]
         return [e.ids for e in self._tokenizer.encode_batch(prompted)]
 

@@ -26,13 +26,14 @@ import shutil
 from pathlib import Path
 
 from askbot.store.lock import IndexBusy, WriterLock
-from askbot.store.manifest import MANIFEST, IndexCorrupt, IndexMismatch, Manifest, write_atomic
+from askbot.store.manifest import MANIFEST, IndexCorrupt, IndexMismatch, Manifest, StoreUnavailable, write_atomic
 
 __all__ = [
     "IndexBusy",
     "IndexCorrupt",
     "IndexMismatch",
     "Manifest",
+    "StoreUnavailable",
     "WriterLock",
     "current_generation",
     "new_generation",

@@ -23,6 +23,10 @@ class IndexCorrupt(RuntimeError):
     """A file of the index is missing, truncated or garbled."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached: a backend's client library is missing, or its server does not answer."""
+
+
 @dataclass
 class Manifest:
     model_id: str

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from askbot.store.manifest import StoreUnavailable
+
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
@@ -28,7 +30,7 @@ TIMEOUT_S = 60.0  # every call: a failing insert otherwise retries for minutes
 _lite_clients: dict[str, int] = {}  # open clients per Milvus Lite file: its engine process stops with the last
 
 
-class MilvusUnavailable(RuntimeError):
+class MilvusUnavailable(StoreUnavailable):
     """The client library is missing, or the engine at the location cannot be reached."""
 
 
