@@ -28,15 +28,15 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class LocalBackend:
-    """Segments in a folder (askbot.store.index)."""
+    """Segments in a folder (askbot.store.local_reader, local_writer)."""
 
     def open_reader(self, location: str) -> StoreReader | None:
-        from askbot.store.index import IndexReader
+        from askbot.store.local_reader import IndexReader
 
         return IndexReader.open(Path(location))
 
     def open_writer(self, location: str, manifest: Manifest, rebuild: bool = False) -> StoreWriter:
-        from askbot.store.index import IndexWriter
+        from askbot.store.local_writer import IndexWriter
 
         return IndexWriter(Path(location), manifest, rebuild=rebuild)
 

@@ -4,7 +4,7 @@ Files (under a segment's ``lexical/``, plain .npy/.sqlite/.json, memory-mappable
 :mod:`askbot.store.vocabulary`), ``tokens.npy`` + ``offsets.npy`` (term ids of each passage, one row per passage,
 ``pids.npy`` naming it, ascending) and ``bm25/`` (term-major matrix of frequencies, :class:`bm25.ColumnMatrix`).
 The token rows are what a merge or a re-tokenization reads: no passage is ever tokenized twice. Scoring over
-all live segments with summed statistics is the reader's (:mod:`askbot.store.index`), the formulas
+all live segments with summed statistics is :mod:`askbot.store.local_lexical`'s, the formulas
 :mod:`askbot.store.bm25`'s.
 """
 
