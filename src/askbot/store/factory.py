@@ -14,6 +14,7 @@ from typing import Protocol
 
 from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.manifest import Manifest
+from askbot.types import IndexInfo
 
 
 class Backend(Protocol):
@@ -100,6 +101,11 @@ def backend_name(location: str | Path) -> str:
     """The registered name of ``location``'s backend ("local", "milvus")."""
     found = backend_of(location)
     return next(name for name, backend in BACKENDS.items() if backend is found)
+
+
+def empty_info(location: str | Path, model: str) -> IndexInfo:
+    """``info()`` of a location where nothing is committed yet (an index to be built with ``model``)."""
+    return IndexInfo(location=str(location), backend=backend_name(location), model=model)
 
 
 def open_reader(location: str | Path) -> StoreReader | None:
