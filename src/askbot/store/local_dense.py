@@ -6,13 +6,13 @@ import numpy as np
 
 from askbot.store import dense
 from askbot.store.live_segments import EMPTY, top
-from askbot.store.segment import Segment
+from askbot.store.segment import Searchable
 
 
 class SegmentedDense:
     """The vectors of every live passage of ``segments`` (tombstoned ones never come back)."""
 
-    def __init__(self, segments: list[Segment], dim: int) -> None:
+    def __init__(self, segments: list[Searchable], dim: int) -> None:
         self.segments = segments
         self.dim = dim
 
@@ -31,7 +31,7 @@ class SegmentedDense:
 
     @staticmethod
     def _search_in(
-        segment: Segment, vector: np.ndarray, k: int, allowed: np.ndarray | None
+        segment: Searchable, vector: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One segment's top ``k`` live passages (among ``allowed`` when given)."""
         if allowed is None:

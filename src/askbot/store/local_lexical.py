@@ -9,14 +9,14 @@ import numpy as np
 
 from askbot.store import bm25
 from askbot.store.live_segments import EMPTY, top
-from askbot.store.segment import Segment
+from askbot.store.segment import Searchable
 
 
 class SegmentedLexical:
     """Lexical search and scores over ``segments``; ``legacy``: the one segment of a first-format index, whose
     lexical files hold BM25 weights rather than frequencies."""
 
-    def __init__(self, segments: list[Segment], legacy: bool) -> None:
+    def __init__(self, segments: list[Searchable], legacy: bool) -> None:
         self.segments = segments
         self.n = sum(s.live_passages for s in segments)
         lengths = sum(

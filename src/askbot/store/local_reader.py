@@ -16,6 +16,7 @@ from askbot.store.live_segments import close_all, describe, open_segments
 from askbot.store.local_dense import SegmentedDense
 from askbot.store.local_lexical import SegmentedLexical
 from askbot.store.manifest import IndexCorrupt, IndexMismatch, Manifest
+from askbot.store.pooled import Pool, search_units
 from askbot.store.segment import Segment, forget_unused
 from askbot.types import Article, Filters, IndexInfo, Passage
 
@@ -30,8 +31,9 @@ class IndexReader:
         self.manifest = Manifest.load(generation)
         self.segments = open_segments(generation, self.manifest, full=True)
         forget_unused({str(s.folder) for s in self.segments})
-        self._dense = SegmentedDense(self.segments, self.manifest.dim)
-        self._lexical = SegmentedLexical(self.segments, legacy=self.manifest.format == 1)
+        self._units = search_units(self.segments)  # the small segments pooled: one search for all of them
+        self._dense = SegmentedDense(self._units, self.manifest.dim)
+        self._lexical = SegmentedLexical(self._units, legacy=self.manifest.format == 1)
         self._home: dict[str, Segment] = {}  # article id -> the segment its live passages were last read from
 
     @classmethod
@@ -115,8 +117,8 @@ class IndexReader:
         if not filters:
             return None
         parts = [
-            segment.live(np.sort(np.asarray(metadata.filtered_pids(segment.db, **vars(filters)), np.int64)))
-            for segment in self.segments
+            unit.live(np.sort(np.asarray(metadata.filtered_pids(unit.db, **vars(filters)), np.int64)))
+            for unit in self._units
         ]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
 
@@ -171,6 +173,9 @@ class IndexReader:
 
     def close(self) -> None:
         close_all(self.segments)
+        for unit in self._units:
+            if isinstance(unit, Pool):
+                unit.close()
 
 
 def _live_twice(segments: list[Segment]) -> list[str]:
