@@ -106,11 +106,10 @@ class LexicalIndex:
                 continue
             source = part.vocab.as_dict() if isinstance(part.vocab, StoredVocabulary) else part.vocab
             remap = np.zeros(max(source.values(), default=-1) + 1, np.int32)
-            for term, tid in source.items():
-                new = vocab.get(term)
-                if new is None:
-                    new = vocab[term] = len(vocab)
-                remap[tid] = new
+            remap[np.fromiter(source.values(), np.int64, len(source))] = [
+                vocab.setdefault(term, len(vocab))
+                for term in source  # a new term gets the next id
+            ]
             tokens.append(remap[np.asarray(kept.tokens, np.int64)])
             lengths.append(kept.lengths)
             pids.append(kept.pids)
