@@ -49,10 +49,7 @@ class IndexReader:
         """The passages of ``ids`` that exist, with their text, keyed by passage id."""
         wanted = np.unique(np.asarray([int(i) for i in ids], np.int64))
         out: dict[int, Passage] = {}
-        for segment in self.segments:
-            here = segment.live_among_sorted(wanted).tolist()
-            if not here:
-                continue
+        for segment, here in (found for unit in self._units for found in unit.holding(wanted)):
             rows = metadata.get_passages(segment.db, here)
             texts = metadata.passage_texts(segment.db, list(rows))
             for pid, (article_id, ordinal, start, end) in rows.items():

@@ -66,6 +66,15 @@ class Pool(Searchable):
             keep = np.isin(ids, segment.pids[live])
             dense.add(self.dense, vectors[keep], ids[keep])
         self.db = self._filter_table()
+        self._owner = np.zeros(len(self.pids), np.int64)  # each row's segment, by its index in ``segments``
+        for n, (segment, live) in enumerate(zip(segments, rows, strict=True)):
+            self._owner[np.searchsorted(self.pids, segment.pids[live])] = n
+
+    def holding(self, ids: np.ndarray) -> list[tuple[Segment, list[int]]]:
+        """The pooled segments holding the live passages of ``ids`` (ascending), found in one bisection."""
+        here = self.live_among_sorted(ids)
+        owners = self._owner[np.searchsorted(self.pids, here)]
+        return [(self.segments[n], here[owners == n].tolist()) for n in np.unique(owners).tolist()]
 
     def _filter_table(self) -> sqlite3.Connection:
         """What :func:`askbot.store.metadata.filtered_pids` reads of the live rows: article filters, passages."""

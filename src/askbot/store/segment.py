@@ -93,6 +93,10 @@ class Searchable:
         lo, hi = np.searchsorted(ids, self.pid_range)
         return self.live(ids[lo:hi]) if hi > lo else ids[:0]
 
+    def holding(self, ids: np.ndarray) -> list[tuple[Segment, list[int]]]:
+        """The segments whose files hold the live passages of ``ids`` (ascending), each with its ids."""
+        raise NotImplementedError
+
     def live(self, ids: np.ndarray) -> np.ndarray:
         """The ids of ``ids`` that are live passages of this segment."""
         ids = np.asarray(ids, np.int64)
@@ -141,6 +145,10 @@ class Segment(Searchable):
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
             self.pid_range = (int(self.pids[0]), int(self.pids[-1]) + 1) if len(self.pids) else (0, 0)
+
+    def holding(self, ids: np.ndarray) -> list[tuple[Segment, list[int]]]:
+        here = self.live_among_sorted(ids).tolist()
+        return [(self, here)] if here else []
 
     def verify(self, problems: list[str]) -> None:
         try:
