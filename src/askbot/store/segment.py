@@ -31,6 +31,9 @@ from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
 from askbot.types import Article, Passage
 
 META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
+# A smaller segment's lexical files are read whole, vocabulary included: mapping six tiny files costs more (~1.5 ms a
+# segment at a cold open) than reading them, and what pools small segments reads their vocabularies anyway.
+MMAP_MIN_PASSAGES = 10_000
 
 
 def file_digest(path: Path) -> str:
@@ -141,7 +144,8 @@ class Segment(Searchable):
         self.live_passages = self.manifest.passages - len(self.dead_pids)
         if full:
             self.dense = _shared_dense(folder, self.manifest)
-            self.lexical = LexicalIndex.load(folder / LEXICAL) if lexical else LexicalIndex.empty()
+            mapped = self.manifest.passages >= MMAP_MIN_PASSAGES
+            self.lexical = LexicalIndex.load(folder / LEXICAL, mmap=mapped) if lexical else LexicalIndex.empty()
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
             self.pid_range = (int(self.pids[0]), int(self.pids[-1]) + 1) if len(self.pids) else (0, 0)
