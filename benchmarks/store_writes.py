@@ -18,7 +18,9 @@ index (segments are never modified, so the copy costs nothing) and embeds what i
    ``kb.compact()`` (also timed, with its bytes written);
 5. cold ``askbot ask`` (a fresh process, median of ``--cold``) with the segments, and merged.
 
-``compare`` repeats only steps 4 and 5 on the two indexes a ``measure`` run left (``index-segmented``, ``index``).
+``compare`` repeats only steps 4 and 5 on the two indexes a ``measure`` run left (``index-segmented``, ``index``);
+with ``--without-pool`` also on the segmented one with its small segments searched one by one (no
+:mod:`askbot.store.pooled`), all three interleaved.
 
 Every figure is printed as JSON with the CPU seconds beside the wall seconds. ``--smoke`` runs the whole thing on a
 few seed articles with stand-in vectors for the adds too (the test suite runs it so a refactor cannot break it).
@@ -48,7 +50,7 @@ import askbot  # noqa: E402
 from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.chunking import chunk_article  # noqa: E402
 from askbot.config import Settings  # noqa: E402
-from askbot.store import factory  # noqa: E402
+from askbot.store import factory, pooled  # noqa: E402
 from askbot.store.lexical import TEXT_VERSION  # noqa: E402
 from askbot.store.manifest import Manifest  # noqa: E402
 from askbot.types import Article  # noqa: E402
@@ -146,6 +148,7 @@ def warm(kbs: dict[str, askbot.KnowledgeBase], questions: list[str]) -> dict[str
     readers = {name: kb.reader for name, kb in kbs.items()}
     vectors = next(iter(kbs.values())).encoder.encode_queries(questions)
     times: dict[str, dict[str, list[float]]] = {name: {"ask": [], "dense": [], "bm25": []} for name in kbs}
+    cpu: dict[str, dict[str, float]] = {name: {"ask": 0.0, "dense": 0.0, "bm25": 0.0} for name in kbs}
     for kb in kbs.values():
         kb.ask(questions[0])
     for question, vector in zip(questions, vectors, strict=True):
@@ -158,14 +161,17 @@ def warm(kbs: dict[str, askbot.KnowledgeBase], questions: list[str]) -> dict[str
                 ("dense", reader.dense_search, vector),
                 ("bm25", reader.lexical_search, terms),
             ):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 call(arg) if part == "ask" else call(arg, 50)  # type: ignore[operator]
                 times[name][part].append((time.perf_counter() - started) * 1e3)
+                cpu[name][part] += time.process_time() - cpu_started
     out = {}
     for name, parts in times.items():
         out[name] = {
             f"{part}_p{q}_ms": round(float(np.percentile(ms, q)), 2) for part, ms in parts.items() for q in (50, 95)
         }
+        per_question = {part: seconds * 1e3 / len(questions) for part, seconds in cpu[name].items()}
+        out[name] |= {f"{part}_cpu_ms_per_question": round(ms, 3) for part, ms in per_question.items()}
         out[name]["segments"] = readers[name].info().segments  # type: ignore[union-attr]
     return out
 
@@ -229,22 +235,40 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-def compared(segmented: Path, merged: Path, questions: list[str], cold: int) -> dict[str, object]:
-    """Warm and cold questions on the segmented index and the merged one, interleaved."""
+def compared(
+    segmented: Path, merged: Path, questions: list[str], cold: int, without_pool: bool = False
+) -> dict[str, object]:
+    """Warm and cold questions on the segmented index and the merged one, interleaved; ``without_pool``: also the
+    segmented index with its small segments searched one by one (as before askbot.store.pooled)."""
     kb, kb_segmented = askbot.open(merged), askbot.open(segmented)
     kb_segmented._encoder = kb.encoder
+    kbs = {"segmented": kb_segmented, "merged": kb}
+    if without_pool:
+        kbs["segmented_without_pool"] = unpooled = askbot.open(segmented)
+        unpooled._encoder = kb.encoder
+        limit, pooled.POOL_MAX_PASSAGES = pooled.POOL_MAX_PASSAGES, 0
+        try:
+            assert unpooled.reader is not None  # opened now, while nothing is pooled (nothing re-opens it later)
+        finally:
+            pooled.POOL_MAX_PASSAGES = limit
     result: dict[str, object] = {}
     cpu = time.process_time()
-    both = warm({"segmented": kb_segmented, "merged": kb}, questions)
+    found = warm(kbs, questions)
     result["warm_cpu_s"] = round(time.process_time() - cpu, 2)
-    result["warm_segmented"], result["warm_merged"] = both["segmented"], both["merged"]
+    for name, figures in found.items():
+        result[f"warm_{name}"] = figures
     colds = [(cold_ask(segmented, questions[0], 1), cold_ask(merged, questions[0], 1)) for _ in range(cold)]
     result["cold_segmented_median_s"] = statistics.median(c[0]["median_s"] for c in colds)
     result["cold_merged_median_s"] = statistics.median(c[1]["median_s"] for c in colds)
-    seg, whole = both["segmented"], both["merged"]
-    for part in ("ask", "dense", "bm25"):
-        for q in (50, 95):
-            result[f"{part}_p{q}_ratio"] = round(seg[f"{part}_p{q}_ms"] / whole[f"{part}_p{q}_ms"], 3)
+    whole = found["merged"]
+    for name in [n for n in found if n != "merged"]:
+        prefix = "" if name == "segmented" else f"{name.removeprefix('segmented_')}_"
+        for part in ("ask", "dense", "bm25"):
+            for q in (50, 95):
+                ratio = found[name][f"{part}_p{q}_ms"] / max(whole[f"{part}_p{q}_ms"], 1e-6)
+                result[f"{prefix}{part}_p{q}_ratio"] = round(ratio, 3)
+            ratio = found[name][f"{part}_cpu_ms_per_question"] / max(whole[f"{part}_cpu_ms_per_question"], 1e-6)
+            result[f"{prefix}{part}_cpu_ratio"] = round(ratio, 3)
     assert kb.check() == [] and kb_segmented.check() == []
     return result
 
@@ -253,7 +277,7 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
     """``compare``: only the warm and cold part, on the indexes a ``measure`` run left."""
     held = [Article(**json.loads(line)) for line in (args.work / "held-out.jsonl").read_text("utf-8").splitlines()]
     questions = load_questions(args.questions, held, args.asks)
-    result = compared(args.work / "index-segmented", args.work / "index", questions, args.cold)
+    result = compared(args.work / "index-segmented", args.work / "index", questions, args.cold, args.without_pool)
     print(json.dumps(result, indent=2))
     return result
 
@@ -292,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asks", type=int, default=100)
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="stand-in vectors for the adds too (tests)")
+    parser.add_argument(
+        "--without-pool", action="store_true", help="compare: also the segmented index with no small segments pooled"
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)

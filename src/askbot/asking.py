@@ -16,11 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from askbot import arabic, when
-from askbot.answer import EVIDENCE_HITS, compose, shown_hits
+from askbot.answer import EVIDENCE_HITS, build_excerpts, compose, shown_hits
 from askbot.retrieval import search
 from askbot.sentences import SentenceScorer
 from askbot.store.base import StoreReader
-from askbot.types import Answer, Filters, Hit, Retrieved
+from askbot.types import Answer, Excerpt, Filters, Hit, Retrieved
 
 EMPTY_QUESTION = "السؤال فارغ أو بلا كلمات. اكتب سؤالاً بكلمات. / The question has no words to search for."
 EMPTY_INDEX = "الفهرس فارغ. / The index is empty: add articles with `askbot index PATH`."
@@ -70,6 +70,12 @@ def fetch(reader: StoreReader, hits: Sequence[Hit]) -> list[Retrieved]:
         if passage is not None and article is not None:
             out.append(Retrieved(hit, passage, article))
     return out
+
+
+def passage(reader: StoreReader, passage_id: int) -> Excerpt | None:
+    """The whole passage ``passage_id`` as an excerpt with its citation (None when it is not indexed)."""
+    found = build_excerpts(fetch(reader, [Hit(int(passage_id), 1.0)]), {})
+    return found[0][0] if found else None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from askbot.store import factory
 from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.lexical import TEXT_VERSION
 from askbot.store.manifest import IndexMismatch, Manifest
-from askbot.types import Article, IngestProblem, Passage
+from askbot.types import Article, IndexInfo, IngestProblem, Passage
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
@@ -75,6 +75,12 @@ def load_index_encoder(settings: Settings, location: str | Path) -> Encoder:
             f"the index in {location} was built with model {model!r}, which is not on this machine ({exc}). "
             f"Rebuild it with: askbot index --rebuild --model {DEFAULT_MODEL} --index {location} PATH..."
         ) from exc
+
+
+def refuse_if_incompatible(location: str | Path, encoder: Encoder, text_version: str | None = TEXT_VERSION) -> None:
+    """IndexMismatch for an index at ``location`` built with another model (or, unless None, other text rules)."""
+    if (manifest := factory.committed_manifest(location)) is not None:
+        manifest.refuse_if_incompatible(encoder.model_id, encoder.fingerprint, text_version, location)
 
 
 def new_manifest(encoder: Encoder, settings: Settings) -> Manifest:
@@ -159,6 +165,24 @@ class Indexer:
 
     def writer(self, rebuild: bool = False) -> StoreWriter:
         return factory.open_writer(self.location, new_manifest(self.encoder, self.settings), rebuild=rebuild)
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Delete articles by id, committed; returns those that were indexed."""
+        with self.writer() as writer:
+            removed = writer.remove(list(article_ids))
+            if removed:
+                writer.commit()
+        return removed
+
+    def relex(self) -> int:
+        """Re-tokenize the stored passages (the text rules changed), committed; returns their number."""
+        with self.writer() as writer:
+            return writer.relex()
+
+    def compact(self) -> IndexInfo:
+        """Merge the index's parts into one, committed."""
+        with self.writer() as writer:
+            return writer.compact()
 
     def add(
         self,

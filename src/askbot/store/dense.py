@@ -179,8 +179,10 @@ def _exact_among(index: faiss.Index, query: np.ndarray, k: int, ids: np.ndarray)
 
 
 def scores_of(index: faiss.Index, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Exact inner products of the query with the stored vectors of ``ids``."""
+    """Exact inner products of the query with the stored vectors of ``ids``, each computed on its own: a matrix
+    product's rounding depends on a row's place in the batch, and a passage's score must not depend on which
+    others are scored with it (one index or several segments)."""
     if not len(ids):
         return np.empty(0, np.float32)
     vectors = index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-    return (vectors @ query.reshape(-1)).astype(np.float32)
+    return (vectors * query.reshape(1, -1).astype(np.float32)).sum(axis=1, dtype=np.float32)

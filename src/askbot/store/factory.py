@@ -14,6 +14,7 @@ from typing import Protocol
 
 from askbot.store.base import StoreReader, StoreWriter
 from askbot.store.manifest import Manifest
+from askbot.types import IndexInfo
 
 
 class Backend(Protocol):
@@ -28,15 +29,15 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class LocalBackend:
-    """Segments in a folder (askbot.store.index)."""
+    """Segments in a folder (askbot.store.local_reader, local_writer)."""
 
     def open_reader(self, location: str) -> StoreReader | None:
-        from askbot.store.index import IndexReader
+        from askbot.store.local_reader import IndexReader
 
         return IndexReader.open(Path(location))
 
     def open_writer(self, location: str, manifest: Manifest, rebuild: bool = False) -> StoreWriter:
-        from askbot.store.index import IndexWriter
+        from askbot.store.local_writer import IndexWriter
 
         return IndexWriter(Path(location), manifest, rebuild=rebuild)
 
@@ -100,6 +101,11 @@ def backend_name(location: str | Path) -> str:
     """The registered name of ``location``'s backend ("local", "milvus")."""
     found = backend_of(location)
     return next(name for name, backend in BACKENDS.items() if backend is found)
+
+
+def empty_info(location: str | Path, model: str) -> IndexInfo:
+    """``info()`` of a location where nothing is committed yet (an index to be built with ``model``)."""
+    return IndexInfo(location=str(location), backend=backend_name(location), model=model)
 
 
 def open_reader(location: str | Path) -> StoreReader | None:

@@ -4,7 +4,7 @@ Files (under a segment's ``lexical/``, plain .npy/.sqlite/.json, memory-mappable
 :mod:`askbot.store.vocabulary`), ``tokens.npy`` + ``offsets.npy`` (term ids of each passage, one row per passage,
 ``pids.npy`` naming it, ascending) and ``bm25/`` (term-major matrix of frequencies, :class:`bm25.ColumnMatrix`).
 The token rows are what a merge or a re-tokenization reads: no passage is ever tokenized twice. Scoring over
-all live segments with summed statistics is the reader's (:mod:`askbot.store.index`), the formulas
+all live segments with summed statistics is :mod:`askbot.store.local_lexical`'s, the formulas
 :mod:`askbot.store.bm25`'s.
 """
 
@@ -106,11 +106,10 @@ class LexicalIndex:
                 continue
             source = part.vocab.as_dict() if isinstance(part.vocab, StoredVocabulary) else part.vocab
             remap = np.zeros(max(source.values(), default=-1) + 1, np.int32)
-            for term, tid in source.items():
-                new = vocab.get(term)
-                if new is None:
-                    new = vocab[term] = len(vocab)
-                remap[tid] = new
+            remap[np.fromiter(source.values(), np.int64, len(source))] = [
+                vocab.setdefault(term, len(vocab))
+                for term in source  # a new term gets the next id
+            ]
             tokens.append(remap[np.asarray(kept.tokens, np.int64)])
             lengths.append(kept.lengths)
             pids.append(kept.pids)

@@ -31,6 +31,9 @@ from askbot.store.manifest import FORMAT_VERSION, IndexCorrupt, Manifest
 from askbot.types import Article, Passage
 
 META, DENSE, LEXICAL = "meta.sqlite", "dense.faiss", "lexical"
+# A smaller segment's lexical files are read whole, vocabulary included: mapping six tiny files costs more (~1.5 ms a
+# segment at a cold open) than reading them, and what pools small segments reads their vocabularies anyway.
+MMAP_MIN_PASSAGES = 10_000
 
 
 def file_digest(path: Path) -> str:
@@ -75,7 +78,41 @@ def forget_unused(folders: set[str]) -> None:
         del _DENSE[key]
 
 
-class Segment:
+class Searchable:
+    """What a search reads of a segment (or of several pooled, :mod:`askbot.store.pooled`): the passage ids of its
+    rows (ascending), which rows are live (None: all), their vectors and lexical index, and their SQLite rows."""
+
+    db: sqlite3.Connection
+    dense: faiss.Index
+    lexical: LexicalIndex
+    pids: np.ndarray
+    live_rows: np.ndarray | None
+    dead_pids: np.ndarray
+    pid_range: tuple[int, int]
+    live_passages: int
+
+    def live_among_sorted(self, ids: np.ndarray) -> np.ndarray:
+        """:meth:`live` for ascending ``ids``: one bisection skips a segment none of them can be in."""
+        lo, hi = np.searchsorted(ids, self.pid_range)
+        return self.live(ids[lo:hi]) if hi > lo else ids[:0]
+
+    def holding(self, ids: np.ndarray) -> list[tuple[Segment, list[int]]]:
+        """The segments whose files hold the live passages of ``ids`` (ascending), each with its ids."""
+        raise NotImplementedError
+
+    def live(self, ids: np.ndarray) -> np.ndarray:
+        """The ids of ``ids`` that are live passages of this segment."""
+        ids = np.asarray(ids, np.int64)
+        if not len(self.pids) or not len(ids):
+            return ids[:0]
+        rows = np.clip(np.searchsorted(self.pids, ids), 0, len(self.pids) - 1)
+        here = self.pids[rows] == ids
+        if self.live_rows is not None:
+            here &= self.live_rows[rows]
+        return ids[here]
+
+
+class Segment(Searchable):
     """A committed segment, opened read-only; ``dead`` are its articles deleted since (tombstones).
 
     ``full=False`` opens only the manifest and SQLite (what a writer needs to know what is indexed where);
@@ -107,26 +144,15 @@ class Segment:
         self.live_passages = self.manifest.passages - len(self.dead_pids)
         if full:
             self.dense = _shared_dense(folder, self.manifest)
-            self.lexical = LexicalIndex.load(folder / LEXICAL) if lexical else LexicalIndex.empty()
+            mapped = self.manifest.passages >= MMAP_MIN_PASSAGES
+            self.lexical = LexicalIndex.load(folder / LEXICAL, mmap=mapped) if lexical else LexicalIndex.empty()
             self.pids = np.asarray(self.lexical.pids, np.int64) if lexical else np.sort(dense.vectors_of(self.dense)[0])
             self.live_rows = ~np.isin(self.pids, self.dead_pids) if len(self.dead_pids) else None
             self.pid_range = (int(self.pids[0]), int(self.pids[-1]) + 1) if len(self.pids) else (0, 0)
 
-    def live_among_sorted(self, ids: np.ndarray) -> np.ndarray:
-        """:meth:`live` for ascending ``ids``: one bisection skips a segment none of them can be in."""
-        lo, hi = np.searchsorted(ids, self.pid_range)
-        return self.live(ids[lo:hi]) if hi > lo else ids[:0]
-
-    def live(self, ids: np.ndarray) -> np.ndarray:
-        """The ids of ``ids`` that are live passages of this segment."""
-        ids = np.asarray(ids, np.int64)
-        if not len(self.pids) or not len(ids):
-            return ids[:0]
-        rows = np.clip(np.searchsorted(self.pids, ids), 0, len(self.pids) - 1)
-        here = self.pids[rows] == ids
-        if self.live_rows is not None:
-            here &= self.live_rows[rows]
-        return ids[here]
+    def holding(self, ids: np.ndarray) -> list[tuple[Segment, list[int]]]:
+        here = self.live_among_sorted(ids).tolist()
+        return [(self, here)] if here else []
 
     def verify(self, problems: list[str]) -> None:
         try:

