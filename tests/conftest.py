@@ -5,9 +5,15 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from askbot.config import Settings
+    from askbot.embedding import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +27,31 @@ os.environ["ASKBOT_CACHE_DIR"] = str(TEST_CACHE)
 SEED = ROOT / "seeds" / "000_102c93eeae5ae0e9.txt"
 SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_model_load_per_session() -> Iterator[None]:
+    """Every KnowledgeBase the tests open shares one loaded encoder per model and cache.
+
+    Loading the int8 model (its onnxruntime session and e5.c's query tokenizer) takes ~0.5 CPU s, and the tests
+    open a KnowledgeBase a few hundred times. An Encoder holds nothing but its lazily loaded engines: sharing it
+    changes no vector. The tests of loading itself call askbot.embedding.load_encoder, which stays as it is.
+    """
+    import askbot.kb
+    from askbot.indexing import model_of
+
+    load = askbot.kb.load_index_encoder
+    loaded: dict[tuple[str, str], Encoder] = {}
+
+    def shared(settings: Settings, location: str | Path) -> Encoder:
+        key = (model_of(settings, location), str(settings.cache_dir))
+        if key not in loaded:
+            loaded[key] = load(settings, location)  # a model that is not there raises, as before, each time
+        return loaded[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(askbot.kb, "load_index_encoder", shared)
+        yield
 
 
 @pytest.fixture(scope="session")
