@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
@@ -54,6 +55,51 @@ def one_model_load_per_session() -> Iterator[None]:
         yield
 
 
+def _build_digest(sources: list[Path]) -> str:
+    """What a built index depends on: the articles, askbot's code (as imported), the installed packages, the
+    ASKBOT_ settings in the environment, the model."""
+    from importlib import metadata
+
+    import askbot
+    from askbot.embedding import load_encoder
+
+    digest = hashlib.sha256()
+    package = Path(askbot.__file__).parent
+    code = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for name, path in [
+        *((str(p.relative_to(ROOT)), p) for p in sources),
+        *((str(p.relative_to(package)), p) for p in code),
+    ]:
+        digest.update(f"{name}\0".encode() + path.read_bytes())
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    encoder = load_encoder(cache_dir=TEST_CACHE)  # loads nothing: its id and fingerprint are known up front
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("ASKBOT_") and "CACHE" not in k)
+    digest.update("\n".join([*packages, *settings, encoder.model_id, encoder.fingerprint]).encode())
+    return digest.hexdigest()[:16]
+
+
+def kept_index(name: str, sources: list[Path]) -> Path:
+    """An index of ``sources`` (files in the repository), built on the first run and kept in the suite's cache until
+    the articles, askbot's code, an installed package or the model changes; for tests that only ask, and read a copy.
+    (The 240 sample articles take ~45 CPU s to embed.)"""
+    import askbot
+
+    kept = TEST_CACHE / "indexes" / f"{name}-{_build_digest(sources)}"
+    if kept.is_dir():
+        return kept
+    work = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    report = askbot.open(work).add(sources)
+    assert not report.problems, report.problems
+    for old in kept.parent.glob(f"{name}-*"):  # what builds from older code left
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        work.rename(kept)  # whole or not at all: an interrupted build leaves only its .tmp folder
+    except OSError:  # another session kept the same build first
+        shutil.rmtree(work, ignore_errors=True)
+    return kept
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed article and 24 sample news articles (5 sources), as files."""
@@ -62,6 +108,12 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with SAMPLE.open(encoding="utf-8") as src, (folder / "news.jsonl").open("w", encoding="utf-8") as dst:
         dst.writelines(itertools.islice(src, 0, 240, 10))
     return folder
+
+
+@pytest.fixture(scope="session")
+def sample_index() -> Path:
+    """The 240 sample articles (853 passages), indexed once per version of the code (see ``kept_index``)."""
+    return kept_index("sample", [SAMPLE])
 
 
 @pytest.fixture(scope="session")
