@@ -35,23 +35,22 @@ def one_model_load_per_session() -> Iterator[None]:
     """Every KnowledgeBase the tests open shares one loaded encoder per model and cache.
 
     Loading the int8 model (its onnxruntime session and e5.c's query tokenizer) takes ~0.5 CPU s, and the tests
-    open a KnowledgeBase a few hundred times. An Encoder holds nothing but its lazily loaded engines: sharing it
+    open a KnowledgeBase again and again (each kill trial opens one). An Encoder holds nothing but its lazily loaded engines: sharing it
     changes no vector. The tests of loading itself call askbot.embedding.load_encoder, which stays as it is.
     """
-    import askbot.kb
-    from askbot.indexing import model_of
+    from askbot import indexing
 
-    load = askbot.kb.load_index_encoder
+    load = indexing.load_index_encoder
     loaded: dict[tuple[str, str], Encoder] = {}
 
     def shared(settings: Settings, location: str | Path) -> Encoder:
-        key = (model_of(settings, location), str(settings.cache_dir))
+        key = (indexing.model_of(settings, location), str(settings.cache_dir))
         if key not in loaded:
             loaded[key] = load(settings, location)  # a model that is not there raises, as before, each time
         return loaded[key]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(askbot.kb, "load_index_encoder", shared)
+        patch.setattr(indexing, "load_index_encoder", shared)  # what KnowledgeBase.encoder calls
         yield
 
 
