@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from askbot.config import Settings
+    from askbot.embedding import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,6 +30,75 @@ SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_model_load_per_session() -> Iterator[None]:
+    """Every KnowledgeBase the tests open shares one loaded encoder per model and cache.
+
+    Loading the int8 model (its onnxruntime session and e5.c's query tokenizer) takes ~0.5 CPU s, and the tests
+    open a KnowledgeBase again and again (each kill trial opens one). An Encoder holds nothing but its lazily loaded engines: sharing it
+    changes no vector. The tests of loading itself call askbot.embedding.load_encoder, which stays as it is.
+    """
+    from askbot import indexing
+
+    load = indexing.load_index_encoder
+    loaded: dict[tuple[str, str], Encoder] = {}
+
+    def shared(settings: Settings, location: str | Path) -> Encoder:
+        key = (indexing.model_of(settings, location), str(settings.cache_dir))
+        if key not in loaded:
+            loaded[key] = load(settings, location)  # a model that is not there raises, as before, each time
+        return loaded[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indexing, "load_index_encoder", shared)  # what KnowledgeBase.encoder calls
+        yield
+
+
+def _build_digest(sources: list[Path]) -> str:
+    """What a built index depends on: the articles, askbot's code (as imported), the installed packages, the
+    ASKBOT_ settings in the environment, the model."""
+    from importlib import metadata
+
+    import askbot
+    from askbot.embedding import load_encoder
+
+    digest = hashlib.sha256()
+    package = Path(askbot.__file__).parent
+    code = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for name, path in [
+        *((str(p.relative_to(ROOT)), p) for p in sources),
+        *((str(p.relative_to(package)), p) for p in code),
+    ]:
+        digest.update(f"{name}\0".encode() + path.read_bytes())
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    encoder = load_encoder(cache_dir=TEST_CACHE)  # loads nothing: its id and fingerprint are known up front
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("ASKBOT_") and "CACHE" not in k)
+    digest.update("\n".join([*packages, *settings, encoder.model_id, encoder.fingerprint]).encode())
+    return digest.hexdigest()[:16]
+
+
+def kept_index(name: str, sources: list[Path]) -> Path:
+    """An index of ``sources`` (files in the repository), built on the first run and kept in the suite's cache until
+    the articles, askbot's code, an installed package or the model changes; for tests that only ask, and read a copy.
+    (The 240 sample articles take ~45 CPU s to embed.)"""
+    import askbot
+
+    kept = TEST_CACHE / "indexes" / f"{name}-{_build_digest(sources)}"
+    if kept.is_dir():
+        return kept
+    work = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    report = askbot.open(work).add(sources)
+    assert not report.problems, report.problems
+    for old in kept.parent.glob(f"{name}-*"):  # what builds from older code left
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        work.rename(kept)  # whole or not at all: an interrupted build leaves only its .tmp folder
+    except OSError:  # another session kept the same build first
+        shutil.rmtree(work, ignore_errors=True)
+    return kept
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed article and 24 sample news articles (5 sources), as files."""
@@ -31,6 +107,12 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with SAMPLE.open(encoding="utf-8") as src, (folder / "news.jsonl").open("w", encoding="utf-8") as dst:
         dst.writelines(itertools.islice(src, 0, 240, 10))
     return folder
+
+
+@pytest.fixture(scope="session")
+def sample_index() -> Path:
+    """The 240 sample articles (853 passages), indexed once per version of the code (see ``kept_index``)."""
+    return kept_index("sample", [SAMPLE])
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +35,9 @@ SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 SEED_ID = "102c93eeae5ae0e9"
 ASKBOT = [sys.executable, "-m", "askbot.cli"]
-TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "24"))  # the benchmark raises it
+# 14: 7 kills timed over a whole run and one at each of the commit's 7 milestones (a fifth of the suite's CPU time at
+# 24); benchmarks/reliability.py runs 50 (--trials)
+TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "14"))
 LOG = os.environ.get("RELIABILITY_LOG")  # where the benchmark collects one JSON line per kill trial
 UPDATE_NOTE = " وأضاف المراسل أن التحقيق في القضية ما زال مستمرا حتى الآن."
 
@@ -523,30 +524,51 @@ def _target(index: Path, name: str) -> Path:
     return current_generation(index) / name
 
 
-def _damaged_run(index: Path, case: tuple[str, str, str]) -> str:
-    """Damage a fresh copy of ``index`` as ``case`` says, run the command on it; what went wrong, or ""."""
-    name, how, command = case
-    with tempfile.TemporaryDirectory() as folder:
-        copy = copy_index(index, Path(folder) / "vectors")
-        damage(_target(copy, name), how)
-        args = ["check"] if command == "check" else ["ask", SEED_QUESTION]
-        proc = subprocess.run([*ASKBOT, "--index", str(copy), *args], capture_output=True, text=True, timeout=300)
-        if (
-            proc.returncode != 3
-            or "Traceback" in proc.stderr
-            or f"askbot index --rebuild --index {copy}" not in proc.stdout + proc.stderr  # check reports on stdout
-        ):
-            return f"{command} on {how} {name}: exit {proc.returncode}\n{proc.stderr[-1500:]}"
-    return ""
+# One process runs every damaged case in turn, as `askbot` would (its main(), its exit code, what it prints): a
+# segfault or a hang still shows, naming the case it happened in, for one interpreter start instead of 21 (~0.7 CPU s
+# each). Each case reads its own copy, so nothing one case loaded can stand in for another's damaged files.
+CASES_RUNNER = """
+import contextlib, io, json, sys, traceback
+from askbot.cli import main
+for number, argv in enumerate(json.loads(sys.argv[1])):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:
+            code = None
+            err.write(traceback.format_exc())
+    print(json.dumps({"case": number, "code": code, "out": out.getvalue(), "err": err.getvalue()}), flush=True)
+"""
 
 
 @pytest.mark.slow  # a system test: real processes, killed or starved
-def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_index: Path) -> None:
-    """`check` on every damaged file, `ask` on three truncated ones: each in its own process (a segfault shows)."""
+def test_damaged_files_exit_3_with_the_repair_command_and_never_crash(built_index: Path, tmp_path: Path) -> None:
+    """`check` on every damaged file, `ask` on three truncated ones, each on its own damaged copy."""
     cases = [(name, how, "check") for name in TARGETS for how in ("truncated", "garbled")]
     cases += [(name, "truncated", "ask") for name in ("seg/meta.sqlite", "seg/dense.faiss", "seg/lexical/tokens.npy")]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        failures = [f for f in pool.map(lambda case: _damaged_run(built_index, case), cases) if f]
+    argvs = []
+    for number, (name, how, command) in enumerate(cases):
+        copy = copy_index(built_index, tmp_path / f"case-{number}")
+        damage(_target(copy, name), how)
+        argvs.append(["--index", str(copy), *(["check"] if command == "check" else ["ask", SEED_QUESTION])])
+    proc = subprocess.run(
+        [sys.executable, "-c", CASES_RUNNER, json.dumps(argvs)], capture_output=True, text=True, timeout=600
+    )
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and len(results) == len(cases), (
+        f"exit {proc.returncode} in case {cases[len(results)] if len(results) < len(cases) else None}\n"
+        f"{proc.stderr[-1500:]}"
+    )
+    failures = [
+        f"{command} on {how} {name}: exit {result['code']}\n{result['out'][-500:]}{result['err'][-1500:]}"
+        for (name, how, command), argv, result in zip(cases, argvs, results, strict=True)
+        if result["code"] != 3
+        or "Traceback" in result["err"]
+        or f"askbot index --rebuild --index {argv[1]}" not in result["out"] + result["err"]  # check: on stdout
+    ]
     assert not failures, "\n\n".join(failures)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -142,11 +143,10 @@ def score_dated(kb, rows: list[dict]) -> tuple[float, float, list[str]]:  # noqa
 
 
 @pytest.mark.slow
-def test_dated_questions_are_answered_within_their_period(tmp_path: Path) -> None:
+def test_dated_questions_are_answered_within_their_period(sample_index: Path, tmp_path: Path) -> None:
     import askbot
 
-    kb = askbot.open(tmp_path / "vectors")
-    kb.add([Path(__file__).parents[1] / "seeds" / "ant-sample.jsonl"])
+    kb = askbot.open(shutil.copytree(sample_index, tmp_path / "vectors"))
     within, found, missed = score_dated(kb, dated_questions())
     print(f"dated questions: {within:.1%} first excerpt within the period, {found:.1%} expected article shown")
     assert within >= 0.9, missed
