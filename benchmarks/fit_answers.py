@@ -293,7 +293,9 @@ def rerank_cv(
             if c.group in fold:
                 apply_rerank(c, rows[i], cross, weights)
     after = ranking_figures([mine[i] for i in full])
-    return {"before": before, "after (out of fold)": after}, fit_rerank([rows[i] for i in full], [mine[i] for i in full])
+    return {"before": before, "after (out of fold)": after}, fit_rerank(
+        [rows[i] for i in full], [mine[i] for i in full]
+    )
 
 
 # ---- the not-found model -----------------------------------------------------------------------------------
@@ -334,6 +336,31 @@ def threshold_for(probability: np.ndarray, holds: np.ndarray, answerable: np.nda
     return 1.0
 
 
+def without(
+    x: np.ndarray,
+    y: np.ndarray,
+    ctx: Sequence[tuple[Case, set[int]]],
+    folds: Sequence[set[int]],
+    answerable: np.ndarray,
+    names: Sequence[str],
+    target: float,
+) -> dict[str, float]:
+    """Out-of-fold found / false answers at the target's threshold when the not-found model does without the
+    features ``names`` (to tell which features pay)."""
+    keep = [i for i, n in enumerate(conf.FEATURES) if n not in names]
+    oof = np.zeros(len(y))
+    for fold in folds:
+        test = np.array([c.group in fold for c, _ in ctx])
+        oof[test] = 1 / (1 + np.exp(-(x[test][:, keep] @ fit_logistic(x[~test][:, keep], y[~test]))))
+    threshold = threshold_for(oof, y, answerable, target)
+    found = oof >= threshold
+    return {
+        "threshold": threshold,
+        "found_answerable": float(found[answerable].mean()),
+        "false_answers": float((found & ~y.astype(bool))[~answerable].mean()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="the evaluation index (all gold paragraphs)")
@@ -344,6 +371,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--false-answers", type=float, default=0.12, help="out-of-fold false-answer rate the thresholds aim at"
+    )
+    parser.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="also report the not-found model without these comma-separated features (repeatable)",
     )
     args = parser.parse_args()
 
@@ -419,6 +453,10 @@ def main() -> None:
             report[key] = {
                 "answer@sentence (first passage, full index)": float(np.mean(hits_full)),
                 "by threshold": rows,
+                "without": {
+                    names: without(x_all, y_all, ctx, folds, answerable, names.split(","), args.false_answers)
+                    for names in args.ablate
+                },
             }
             print(key, json.dumps(report[key]), file=sys.stderr, flush=True)
             final[key] = {

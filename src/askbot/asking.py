@@ -132,7 +132,9 @@ def reordered(found: Retrieval, retrieved: Sequence[Retrieved]) -> Retrieval:
     passage is gone keep their place after them."""
     order = [r.hit for r in retrieved]
     kept = {h.passage_id for h in order}
-    return replace(found, hits=(*order, *(h for h in found.hits if h.passage_id not in kept)), retrieved=tuple(retrieved))
+    return replace(
+        found, hits=(*order, *(h for h in found.hits if h.passage_id not in kept)), retrieved=tuple(retrieved)
+    )
 
 
 def reranked(found: Retrieval, method: str) -> Retrieval:
@@ -195,7 +197,9 @@ def ask(
     dated = when.with_period(filters, period)
     if period and period.recency and as_of and not (dated and dated.until):
         dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
-    found = reranked(retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector), method)
+    found = reranked(
+        retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector), method
+    )
     if period and period.recency:
         found = _newest_first(found, offset + k)
     answer = answer_from(
@@ -209,7 +213,9 @@ def ask(
         # nothing in that period answers: say so, and answer from all dates the question as asked (its years are
         # then content: "ماذا أعلن تنظيم الدولة الإسلامية نفسه في عام 2014؟" asks of 2014, not of articles from it)
         again = found.vector if searched == text else None
-        found = reranked(retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again), method)
+        found = reranked(
+            retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again), method
+        )
         if period.recency:
             found = _newest_first(found, offset + k)
         answer = answer_from(
