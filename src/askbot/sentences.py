@@ -38,8 +38,8 @@ WEIGHTS = {  # out of fold, first passage after the reranker: answer@sentence 0.
     "same": np.array([4.551, 0.86, 0.765, 0.273, -3.231, 2.225, 0.0, -0.005, 0.264, 0.693]),
     "cross": np.array([-0.42, -1.802, -0.352, 0.894, 0.111, 1.991, 1.089, 0.057, 0.368, 0.712]),
 }
-# The encoder's feature is weighed only across languages: for Arabic questions it added 0.006 answer@sentence on
-# the dev set (0.719 vs 0.713) for one encoder call per sentence of the first passage (~30 ms each), so it is off.
+# The encoder's feature is weighed only across languages: for Arabic questions it added 0.009 answer@sentence on
+# the dev set (0.722 vs 0.713) for one encoder call per sentence of the first passage (~30 ms each), so it is off.
 USES_ENCODER = {"same": False, "cross": True}
 # A marked sentence shorter than this many words is marked together with the next one: on the dev set such
 # matches mostly name the topic, and what the question asks of it follows.
