@@ -352,3 +352,29 @@ def test_int8_export_recipe_on_a_tiny_model(tmp_path: Path) -> None:
             hidden = model(input_ids=ids).last_hidden_state.mean(1)
         want = torch.nn.functional.normalize(hidden, dim=-1).numpy()
         assert got.shape == (1, 64) and float(np.sum(got * want)) > 0.99
+
+
+def test_an_engine_loading_in_the_background_is_loaded_once_and_awaited() -> None:
+    import threading
+    import time
+
+    loads: list[str] = []
+
+    def slow_load() -> object:
+        loads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return object()
+
+    encoder = Encoder("m", "f", load_bulk=slow_load)  # type: ignore[arg-type]
+    encoder.start_loading()
+    time.sleep(0.05)  # the background thread holds the load now
+    engine = encoder._engine()  # waits for it rather than loading a second engine
+    assert loads == ["askbot-model-load"] and encoder._engine() is engine
+
+    def broken_load() -> object:
+        raise OSError("model file unreadable")
+
+    failing = Encoder("m", "f", load_bulk=broken_load)  # type: ignore[arg-type]
+    failing.start_loading()  # the background failure is silent; the caller's own load raises it
+    with pytest.raises(OSError, match="unreadable"):
+        failing._engine()

@@ -119,6 +119,8 @@ class KnowledgeBase:
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
         "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
+        if self._encoder is None and question.strip() and not self.is_empty:
+            self.encoder.start_loading()  # the model loads while the index opens
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(

@@ -8,6 +8,8 @@ loaded), and texts longer than the window the C engine, which averages over wind
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -53,6 +55,7 @@ class Encoder:
         self._bulk: BulkEngine | None = None
         self._fast: CEngine | None = None
         self._max_tokens = max_tokens
+        self._loading = threading.RLock()  # one load of each engine, whichever thread asks first
 
     def __repr__(self) -> str:
         return f"Encoder({self.model_id!r}, fingerprint={self.fingerprint[:12]!r}, engine={self.engine!r})"
@@ -89,17 +92,32 @@ class Encoder:
         """
         return self._encode(texts, "passage", batch_size, progress)
 
+    def start_loading(self) -> None:
+        """Load the engine that encodes questions in a background thread, while the caller does other work (a
+        cold ``askbot ask`` opens the index meanwhile: the session's ~0.3 s load runs on the other core). The
+        first encode waits for it; a load that failed there is tried again, and raises, in the caller's thread.
+        Not a daemon: a process that exits early waits for the load rather than tearing it down midway."""
+        threading.Thread(target=self._load_quietly, name="askbot-model-load").start()
+
+    def _load_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._engine()
+
     def _engine(self) -> Engine:
         return self._fast_engine() or self._bulk_engine()
 
     def _fast_engine(self) -> CEngine | None:
         if self._fast is None and self._load_fast is not None:
-            self._fast = self._load_fast()
+            with self._loading:
+                if self._fast is None:
+                    self._fast = self._load_fast()
         return self._fast
 
     def _bulk_engine(self) -> BulkEngine:
         if self._bulk is None:
-            self._bulk = self._load_bulk()
+            with self._loading:
+                if self._bulk is None:
+                    self._bulk = self._load_bulk()
         return self._bulk
 
     def _encode(self, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress | None) -> np.ndarray:
