@@ -35,6 +35,7 @@ CLAIM = "claim:"
 LEASE_S = 60.0
 RETAIN_S = 120.0  # rows replaced by a commit are kept this long for readers opened before it
 KEEP_COMMITS = 32
+LOAD_WAIT_S = 120.0  # how long a reader waits for a restarted server to load the store's collections
 
 
 def now_ms() -> int:
@@ -72,13 +73,18 @@ def read_head(client: MilvusClient, prefix: str) -> Head | None:
         return None
     from pymilvus.exceptions import MilvusException
 
-    try:
-        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
-    except MilvusException as exc:
-        if "not loaded" not in str(exc):
-            raise
-        schema.ensure_loaded(client, [name])  # a restarted server loads collections when asked to
-        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+    deadline = time.monotonic() + LOAD_WAIT_S
+    while True:
+        try:
+            rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+            break
+        except MilvusException as exc:
+            # a restarted server loads collections when asked to, and may call one loaded before its query node
+            # holds it: load it and ask again until it answers
+            if "not loaded" not in str(exc) or time.monotonic() > deadline:
+                raise
+            schema.ensure_loaded(client, [name])
+            time.sleep(0.5)
     return Head.from_body(rows[0]["body"]) if rows else None
 
 
