@@ -158,3 +158,51 @@ def test_articles_asked_together_come_back_together_past_the_reader_cache(milvus
     ids = sorted(reader.content_hashes())
     assert set(reader.articles(ids[:2])) == set(ids[:2])
     assert set(reader.articles(ids[:6])) == set(ids[:6])  # two cached, four fetched: the cache overflows
+
+
+def test_eval_follow_and_telegram_take_store_like_every_command(tmp_path, monkeypatch, capsys):
+    import json
+
+    sys.path.insert(0, str(Path(__file__).parent))  # followserver, under pytest's importlib import mode
+    from followserver import Site, article_html, rss
+
+    from askbot.cli import main
+
+    store = f"milvus:{tmp_path}/ev.db"
+    deployed = tmp_path / "deployed.db"
+    monkeypatch.setenv("ASKBOT_STORE", f"milvus:{deployed}")  # a deployment's store: eval must not write there
+    contexts = ["يبلغ ارتفاع برج خليفة في دبي 828 متراً.", "يمر نهر النيل عبر إحدى عشرة دولة أفريقية."]
+    asked = ["كم يبلغ ارتفاع برج خليفة؟", "كم دولة يمر بها النيل؟"]
+    squad = {
+        "version": "1.1",
+        "data": [
+            {"title": f"t{n}", "paragraphs": [{"context": c, "qas": [
+                {"id": f"q{n}", "question": q, "answers": [{"answer_start": 0, "text": c.split()[0]}]}]}]}
+            for n, (c, q) in enumerate(zip(contexts, asked, strict=True))
+        ],
+    }  # fmt: skip
+    questions = tmp_path / "squad.json"
+    questions.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    assert main(["eval", str(questions), "--store", store, "--json", "--methods", "dense"]) == 0
+    assert json.loads(capsys.readouterr().out)["dense"]["questions"] == 2
+    assert askbot.open(store=store).info().articles == 2 and not deployed.exists()
+    assert main(["eval", str(questions), "--store", store, "--unanswerable", "odd"]) == 4
+    assert "use --index DIR, not --store" in capsys.readouterr().err
+
+    site = Site().start()
+    try:
+        path = "/news/jordan.html"
+        body = "أعلنت وزارة الخارجية العراقية اليوم توقيع اتفاقية جديدة للتعاون الاقتصادي مع الأردن.\n" * 3
+        site.pages[path] = article_html("اتفاقية بين العراق والأردن", body, "2018-03-10T08:00:00+00:00")
+        site.pages["/feed.xml"] = rss([(path, "اتفاقية", "2018-03-10T08:00:00+00:00")], site.base)
+        follow = ["follow", site.base + "/feed.xml", "--once", "--delay", "0", "--index", str(tmp_path / "state")]
+        assert main(["--store", store, *follow]) == 0
+    finally:
+        site.stop()
+    assert askbot.open(store=store).info().articles == 3  # into the store; the seen pages in the --index folder
+    assert (tmp_path / "state" / "follow.sqlite").exists() and not deployed.exists()
+
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:not-a-real-token")
+    empty = f"milvus:{tmp_path}/empty.db"
+    assert main(["telegram", "--store", empty]) == 3  # the store named, not the default folder
+    assert f"the index {empty} is empty; build it first: askbot index --store {empty}" in capsys.readouterr().err
