@@ -162,3 +162,22 @@ def test_two_writer_processes_at_once_one_waits(server, tidy):
     both = [worker("try-write", location) for _ in range(2)]
     outcomes = sorted(p.communicate(timeout=120)[0].strip() for p in both)
     assert outcomes in (["busy", "wrote"], ["busy", "busy"]), outcomes  # never two writers at once
+
+
+def test_two_bot_replicas_and_a_follower_at_once_lose_and_duplicate_nothing(server, tidy, corpus_dir, tmp_path):
+    """The many-replicas run of benchmarks/milvus_replicas.py, small: two `askbot telegram` processes answer four
+    chats while `askbot follow` commits 12 new articles four at a time, all on the one server."""
+    import asyncio
+
+    spec = importlib.util.spec_from_file_location("milvus_replicas", HERE.parent / "benchmarks" / "milvus_replicas.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    news = HERE.parent / "seeds" / "ant-sample.jsonl"
+    run = bench.run_replicas(
+        fresh(server), tmp_path, news=news, seeds=corpus_dir, chats=4, questions=16, articles=12, batch=4
+    )
+    result = asyncio.run(run)
+    assert result["errors"] == 0, result["error_detail"]
+    assert (result["lost"], result["duplicated"], result["store"]["problems"]) == (0, 0, []), result["store"]
+    assert result["store"]["articles"] == 25 + 12 and result["replied"] == 16
