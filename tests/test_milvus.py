@@ -206,3 +206,21 @@ def test_eval_follow_and_telegram_take_store_like_every_command(tmp_path, monkey
     empty = f"milvus:{tmp_path}/empty.db"
     assert main(["telegram", "--store", empty]) == 3  # the store named, not the default folder
     assert f"the index {empty} is empty; build it first: askbot index --store {empty}" in capsys.readouterr().err
+
+
+def test_a_serving_kb_checks_for_commits_through_its_open_reader(milvus_kb, monkeypatch):
+    """kb.reader asks the store's state before every question: through the open reader's client, not a new one
+    (a new Milvus Lite client costs ~200 ms); a commit made meanwhile is still seen at once."""
+    from askbot.store.milvus import connection
+
+    milvus_kb.ask("أسعار النفط")  # the reader is open
+    opened: list[object] = []
+    real = connection.connect
+    monkeypatch.setattr(connection, "connect", lambda loc: opened.append(loc) or real(loc))
+    before = milvus_kb.info().generation
+    assert milvus_kb.ask("أسعار النفط").nearest_titles and opened == []
+    from askbot.store.milvus import open_writer
+
+    with open_writer(milvus_kb.location, milvus_kb.reader.head.manifest) as writer:
+        writer.commit()  # an empty commit: a new state
+    assert milvus_kb.info().generation != before and len(opened) == 2  # the writer's client, the reopened reader's
