@@ -20,8 +20,16 @@ if TYPE_CHECKING:
 PAGE = 5000  # rows per query page
 SEARCH_LIMIT = 16_384  # Milvus' top-k ceiling
 ARTICLE_CACHE = 512
+LOCATED_CACHE = 20_000  # passages' places remembered from search results (a snapshot's never change)
 BM25_SCALE = 1 + 1.2  # the engine's BM25 is the local store's times (k1 + 1): divided out, the scores are equal
 PASSAGE_FIELDS = ["pid", "article_id", "ordinal", "start_char", "end_char"]
+_open: dict[str, list[MilvusReader]] = {}  # the open readers of each location in this process (state checks)
+
+
+def open_reader_of(loc: MilvusLocation) -> MilvusReader | None:
+    """The latest reader opened on ``loc`` in this process and not closed yet, else None."""
+    readers = _open.get(loc.text)
+    return readers[-1] if readers else None
 
 
 class FilteredIds(np.ndarray):
@@ -51,6 +59,7 @@ class MilvusReader:
         self.names = schema.set_names(loc.prefix, head.set)
         self.visible = schema.visible(head.batch)
         self._articles: dict[str, Article] = {}
+        self._located: dict[int, dict[str, Any]] = {}  # pid -> article_id, ordinal, offsets, from searches
         self.search_params: dict[str, Any] = {"metric_type": "IP"}
         if loc.index == "HNSW":
             self.search_params["params"] = {"ef": schema.HNSW_EF}
@@ -87,9 +96,13 @@ class MilvusReader:
             anns_field=field,
             limit=min(k, SEARCH_LIMIT),
             filter=expr,
+            output_fields=PASSAGE_FIELDS[1:],  # where each hit is: passages() of the hits needs no query then
             search_params=params,
             consistency_level="Strong",
         )[0]
+        if len(self._located) > LOCATED_CACHE:
+            self._located.clear()
+        self._located.update((int(h["id"]), h["entity"]) for h in hits)
         scores = np.asarray([h["distance"] for h in hits], np.float32)
         ids = np.asarray([h["id"] for h in hits], np.int64)
         return scores, ids
@@ -105,7 +118,10 @@ class MilvusReader:
         ids = [int(i) for i in dict.fromkeys(ids)]
         if not ids:
             return {}
-        rows = list(self._query("passages", f"pid in {schema.id_list(ids)}", PASSAGE_FIELDS, many=len(ids) > PAGE))
+        rows = [{"pid": i, **self._located[i]} for i in ids if i in self._located]
+        if missing := [i for i in ids if i not in self._located]:
+            expr = f"pid in {schema.id_list(missing)}"
+            rows += self._query("passages", expr, PASSAGE_FIELDS, many=len(missing) > PAGE)
         articles = self.articles([r["article_id"] for r in rows])
         out = {}
         for r in rows:
@@ -250,5 +266,15 @@ class MilvusReader:
         head = read_head(self.client, self.loc.prefix)
         return None if head is None else f"s{head.set}.b{head.batch}"
 
+    def track(self) -> MilvusReader:
+        """Offer this reader's client to ``state_token`` until it closes (a reader that owns its client)."""
+        _open.setdefault(self.loc.text, []).append(self)
+        return self
+
     def close(self) -> None:
+        readers = _open.get(self.loc.text, [])
+        if self in readers:
+            readers.remove(self)
+        if not readers:
+            _open.pop(self.loc.text, None)
         disconnect(self.client, self.loc)
