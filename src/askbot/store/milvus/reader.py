@@ -60,6 +60,12 @@ class MilvusReader:
         self.visible = schema.visible(head.batch)
         self._articles: dict[str, Article] = {}
         self._located: dict[int, dict[str, Any]] = {}  # pid -> article_id, ordinal, offsets, from searches
+        # read at the commit's data timestamp: all of it visible, no wait for the server's next time tick
+        self.level: dict[str, Any] = (
+            {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts}
+            if head.data_ts
+            else {"consistency_level": "Strong"}  # a head written before data_ts existed
+        )
         self.search_params: dict[str, Any] = {"metric_type": "IP"}
         if loc.index == "HNSW":
             self.search_params["params"] = {"ef": schema.HNSW_EF}
@@ -70,7 +76,9 @@ class MilvusReader:
         """Every row of ``kind`` matching ``expr`` among the visible ones (``many``: page by page)."""
         if not many:
             expr = f"({expr}) and {self.visible}"
-            yield from self.client.query(self.names[kind], filter=expr, output_fields=fields, limit=SEARCH_LIMIT)
+            yield from self.client.query(
+                self.names[kind], filter=expr, output_fields=fields, limit=SEARCH_LIMIT, **self.level
+            )
             return
         it = self.client.query_iterator(
             self.names[kind], batch_size=PAGE, filter=f"({expr}) and {self.visible}", output_fields=fields
@@ -98,7 +106,7 @@ class MilvusReader:
             filter=expr,
             output_fields=PASSAGE_FIELDS[1:],  # where each hit is: passages() of the hits needs no query then
             search_params=params,
-            consistency_level="Strong",
+            **self.level,
         )[0]
         if len(self._located) > LOCATED_CACHE:
             self._located.clear()
@@ -210,7 +218,7 @@ class MilvusReader:
         if n == 0 or not terms:
             return dict.fromkeys(terms, 1.0)
         wanted = list(dict.fromkeys(terms))
-        rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], consistency_level="Strong")
+        rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], **self.level)
         df = {r["term"]: int(r["df"]) for r in rows}
         return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
 
