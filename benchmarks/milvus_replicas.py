@@ -207,7 +207,8 @@ async def run_replicas(
     new = news_articles(news, articles, max_chars)
     site, urls = serve(new)
     asked = seed_questions(seeds, questions)
-    asked = [q if i % 2 == 0 else new[(i // 2) % len(new)]["title"] + "؟" for i, q in enumerate(asked)]
+    spread = max(1, len(new) // max(1, questions // 2))  # the new articles asked about, across the whole feed
+    asked = [q if i % 2 == 0 else new[(i // 2 * spread) % len(new)]["title"] + "؟" for i, q in enumerate(asked)]
     fakes = [await FakeBotApi(TOKEN).start() for _ in range(replicas)]
     bots = [
         askbot(
