@@ -74,6 +74,11 @@ def news_articles(path: Path, n: int, max_chars: int) -> list[dict[str, str]]:
     return out
 
 
+def opening(text: str, words: int = 12) -> str:
+    """A question only one article answers well: the first words of its text."""
+    return " ".join(text.split()[:words]) + "؟"
+
+
 def serve(articles: list[dict[str, str]]) -> tuple[Site, list[str]]:
     """The articles as pages of a local site, with one RSS feed listing them all; returns the site and page URLs."""
     site = Site().start()
@@ -208,7 +213,7 @@ async def run_replicas(
     site, urls = serve(new)
     asked = seed_questions(seeds, questions)
     spread = max(1, len(new) // max(1, questions // 2))  # the new articles asked about, across the whole feed
-    asked = [q if i % 2 == 0 else new[(i // 2 * spread) % len(new)]["title"] + "؟" for i, q in enumerate(asked)]
+    asked = [q if i % 2 == 0 else opening(new[(i // 2 * spread) % len(new)]["text"]) for i, q in enumerate(asked)]
     fakes = [await FakeBotApi(TOKEN).start() for _ in range(replicas)]
     bots = [
         askbot(
@@ -248,6 +253,12 @@ async def run_replicas(
         outcomes = await asyncio.gather(*talks)
         questions_s = time.monotonic() - follow_started
     finally:
+        for proc in [*bots, follower]:  # stopped while the fake Bot APIs still answer (this loop must not block)
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while any(p.poll() is None for p in bots) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
         codes = [stop(b) for b in bots]
         if follower is not None:
             stop(follower)
