@@ -12,8 +12,8 @@ Without --store it starts the standalone Milvus server of the tests (``.ci/milvu
    webhook load balancer would: chat i goes to replica i mod N);
 3. once they are ready, ``askbot follow --store S --once --batch B`` indexes ``--articles`` new articles (ANT
    articles cut to --max-chars, served by tests/followserver.py on 127.0.0.1), a commit every B articles, while
-   ``--chats`` private chats ask ``--questions`` questions in all (seed titles and the new articles' titles), each
-   chat one question after another.
+   ``--chats`` private chats ask ``--questions`` questions in all (seed titles, and the new articles' opening
+   words), each chat one question after another, one every ``--gap`` seconds.
 
 Counted: errors (a question without a complete reply within the timeout, the bot's error reply, a Bot API call
 the fake refused, a "handler failed" in a replica's log, a process that exited badly), lost articles (expected,
@@ -115,18 +115,22 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
 
 
 async def converse(
-    fake: FakeBotApi, chat_id: int, questions: list[str], timeout_s: float, new_site: str
+    fake: FakeBotApi, chat_id: int, questions: list[str], timeout_s: float, new_site: str, gap_s: float = 0.0
 ) -> dict[str, Any]:
     """One chat asking its questions one after another: replies, the error replies, the unanswered, and the
     replies citing an article added during the run (``new_site``'s pages)."""
     chat, sender = private_chat(chat_id), user(chat_id)
     outcome: dict[str, Any] = {"asked": 0, "replied": 0, "error_replies": 0, "no_reply": 0, "latency_s": []}
-    outcome["cited_new"] = 0
-    for question in questions:
+    outcome["cited_new"], outcome["asked_at"] = 0, []
+    started = time.monotonic()
+    for n, question in enumerate(questions):
+        if n:  # one question every gap_s in each chat, so that they span the indexer's run
+            await asyncio.sleep(max(0.0, gap_s - (time.monotonic() - started)))
         before = len(fake.to_chat(chat_id))
         started = time.monotonic()
         fake.say(chat, sender, question)
         outcome["asked"] += 1
+        outcome["asked_at"].append(started)
         try:
             reply = await fake.wait_for(
                 lambda before=before: (s := fake.to_chat(chat_id)[before:]) and reply_complete(s) and s, timeout_s
@@ -137,7 +141,7 @@ async def converse(
         outcome["replied"] += 1
         outcome["latency_s"].append(time.monotonic() - started)
         outcome["error_replies"] += sum(ERROR in s.text for s in reply)
-        outcome["cited_new"] += any(new_site in s.text for s in reply)
+        outcome["cited_new"] += any(new_site in s.html for s in reply)
     outcome["done"] = time.monotonic()
     return outcome
 
@@ -191,6 +195,7 @@ async def run_replicas(
     articles: int = 500,
     batch: int = 25,
     max_chars: int = 700,
+    gap_s: float = 12.0,
     reply_timeout_s: float = 180.0,
     ready_timeout_s: float = 600.0,
 ) -> dict[str, Any]:
@@ -243,7 +248,7 @@ async def run_replicas(
         follower = askbot(follow_args, work / "follow.log")
         per_chat = [asked[i::chats] for i in range(chats)]
         talks = [
-            asyncio.ensure_future(converse(fakes[i % replicas], 5000 + i, qs, reply_timeout_s, site.base))
+            asyncio.ensure_future(converse(fakes[i % replicas], 5000 + i, qs, reply_timeout_s, site.base, gap_s))
             for i, qs in enumerate(per_chat)
         ]
         while follower.poll() is None:
@@ -286,6 +291,7 @@ async def run_replicas(
         "replied": sum(o["replied"] for o in outcomes),
         "questions_s": round(questions_s, 1),
         "chats_still_asking_when_follow_ended": unfinished,
+        "questions_asked_while_follow_ran": sum(t < follow_started + follow_s for o in outcomes for t in o["asked_at"]),
         "last_reply_s": round(max(o["done"] for o in outcomes) - follow_started, 1),
         "replies_citing_articles_added_meanwhile": sum(o["cited_new"] for o in outcomes),
         "reply_p50_s": round(latencies[len(latencies) // 2], 2) if latencies else None,
@@ -310,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--articles", type=int, default=500)
     ap.add_argument("--batch", type=int, default=25, help="articles per follow commit")
+    ap.add_argument("--gap", type=float, default=12.0, help="seconds between a chat's questions (default 12)")
     ap.add_argument("--max-chars", type=int, default=700, help="each new article cut to about this many characters")
     ap.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds", help="what the store holds first (and asked about)")
@@ -345,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 articles=args.articles,
                 batch=args.batch,
                 max_chars=args.max_chars,
+                gap_s=args.gap,
             )
         )
     end = os.times()  # after the server stopped: its CPU is among the waited children's
