@@ -39,7 +39,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet "pip-tools>=7.4,<8"
 	.venv-lock/bin/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links --extra test --output-file requirements.lock \
+		--no-emit-index-url --no-emit-find-links --extra test --extra milvus --output-file requirements.lock \
 		pyproject.toml requirements.in
 
 clean:

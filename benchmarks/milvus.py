@@ -9,8 +9,11 @@ Latency part: real ANT passages (askbot's chunking, approximate token counts) wi
 STAND-IN vectors (seeded random unit 384-d vectors): FLAT/exact search costs the same whatever the vectors hold,
 and no 100k embedding run is needed. Questions are XQuAD-ar's (real Arabic, for BM25) with stand-in query vectors.
 A "warm question" is ``asking.ask`` given the query vector (search + fetch + idf + compose, no encoding: that is
-the encoder's, the same for every store), after 20 warm-up questions. Stores: vectors/ (embedded), milvus-lite
-(milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense only there: it has no BM25; HNSW ef 512).
+the encoder's, the same for every store), after 20 warm-up questions, the stores taking turns question by
+question (the machine's load hits them alike); CPU per question is this process's (the client) plus the engine
+processes' (Milvus Lite's ``milvus`` process, the server's process group), read from /proc. Stores: vectors/
+(embedded), milvus-lite (milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense only there: it has
+no BM25; HNSW ef 512), started once the others are built.
 "Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed.
 Indexing rate: ``kb.add`` of --encoder-articles real articles with the real model into each store; the ratio is
 the time the encoder worked over the whole add (1.0 = writing costs nothing beyond encoding).
@@ -141,6 +144,65 @@ def indexing_rate(store: str | Path, news: Path, n: int) -> dict[str, float]:
     return {"passages": report.passages, "seconds": report.seconds, "encode_s": report.encode_seconds}
 
 
+def process_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (/proc)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def engine_pids(kind: str, hint: str) -> list[int]:
+    """The engine's processes: Milvus Lite's ``milvus`` process for the file ``hint``, or the server's group."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if kind == "lite":
+                found = hint in (stat.parent / "cmdline").read_bytes().decode(errors="replace")
+            else:
+                found = int(stat.read_text().rsplit(")", 1)[1].split()[2]) == int(hint)  # the process group
+            if found:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def interleaved(stores: list[tuple[str, object, str, list[int]]], questions: list[str]) -> dict[str, dict[str, float]]:
+    """Warm ``asking.ask`` (given the query vector) on every store, the stores taking turns question by question:
+    wall ms, this process's CPU ms and the engine processes' CPU ms per question."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(len(questions) + 20, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for _, reader, method, _ in stores:
+        for i in range(20):
+            asking.ask(reader, None, questions[i % len(questions)], vector=vectors[-1 - i], method=method)
+    wall: dict[str, list[float]] = {name: [] for name, *_ in stores}
+    client = dict.fromkeys(wall, 0.0)
+    engine = dict.fromkeys(wall, 0.0)
+    for q, v in zip(questions, vectors, strict=False):
+        for name, reader, method, pids in stores:
+            e, c, t = process_cpu_s(pids), time.process_time(), time.perf_counter()
+            asking.ask(reader, None, q, vector=v, method=method)
+            wall[name].append((time.perf_counter() - t) * 1e3)
+            client[name] += time.process_time() - c
+            engine[name] += process_cpu_s(pids) - e
+    n = len(questions)
+    return {
+        name: {
+            "p50_ms": float(np.percentile(w, 50)),
+            "p95_ms": float(np.percentile(w, 95)),
+            "client_cpu_ms": client[name] / n * 1e3,
+            "engine_cpu_ms": engine[name] / n * 1e3,
+        }
+        for name, w in wall.items()
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--passages", type=int, default=100_000)
@@ -153,7 +215,7 @@ def main() -> None:
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="askbot-milvus-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows: list[str] = []
+    started = time.perf_counter()
 
     t, c = time.perf_counter(), cpu_s()
     items = corpus(args.news, args.passages)
@@ -164,40 +226,58 @@ def main() -> None:
     questions = xquad_questions(args.xquad, args.questions)
     items, newer = items[:-100], items[-100:]  # the last 100 articles are the ones added to the built store
 
+    def local_writer(loc, m, rebuild=False):  # noqa: ANN001, ANN202
+        return IndexWriter(Path(loc), m, rebuild=rebuild)
+
     stores: list[tuple[str, object, object, str | Path]] = [
-        ("embedded (vectors/)", IndexWriter, lambda loc: IndexReader.open(Path(loc)), work / "vectors"),
+        ("embedded (vectors/)", local_writer, lambda loc: IndexReader.open(Path(loc)), work / "vectors"),
         ("Milvus Lite 2.5.1", milvus.open_writer, milvus.open_reader, f"milvus:{work}/bench.db"),
     ]
+    built: dict[str, tuple[float, float]] = {}
     server = None
-    if args.server:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from milvus_standalone import Standalone, launcher
-
-        program = launcher()
-        if program is None:
-            sys.exit("--server: run .ci/milvus-server.sh first")
-        server = Standalone(work / "server", program)
-        print(f"server started in {server.start():.0f}s")
-        stores.append(("Milvus server 2.3.5 (HNSW)", milvus.open_writer, milvus.open_reader, server.uri))
+    readers: list[tuple[str, object, str, list[int]]] = []
     try:
-        for name, writer, reader_of, loc in stores:
-            opener = (
-                (lambda loc, m, rebuild=False: IndexWriter(Path(loc), m, rebuild=rebuild))
-                if writer is IndexWriter
-                else writer
-            )
+        for name, opener, _, loc in stores:
             c = cpu_s()
-            built = build(opener, loc, items)
+            built[name] = (build(opener, loc, items), cpu_s() - c)
+            print(f"built {name} in {built[name][0]:.0f}s ({built[name][1]:.0f} CPU s)", flush=True)
+        if args.server:  # started once the others are built (one server stage per machine at a time)
+            sys.path.insert(0, str(ROOT / "tests"))
+            from milvus_standalone import Standalone, launcher
+
+            program = launcher()
+            if program is None:
+                sys.exit("--server: run .ci/milvus-server.sh first")
+            server = Standalone(work / "server", program)
+            print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
+            name = "Milvus server 2.3.5 (HNSW)"
+            stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
+            c = cpu_s()
+            built[name] = (build(milvus.open_writer, server.uri, items), cpu_s() - c)
+            print(f"built {name} in {built[name][0]:.0f}s (client {built[name][1]:.0f} CPU s)", flush=True)
+        for name, _, reader_of, loc in stores:
             reader = reader_of(loc)
             method = "hybrid" if reader.info().backend != "milvus" else "dense"
-            p50, p95 = latency(reader, questions, method)
+            pids = (
+                engine_pids("lite", str(loc)[len("milvus:") :])
+                if name.startswith("Milvus Lite")
+                else engine_pids("server", str(server.proc.pid))
+                if server is not None and name.startswith("Milvus server")
+                else []
+            )
+            readers.append((name, reader, method, pids))
+        latency = interleaved(readers, questions)
+        rows = []
+        for (name, opener, _, loc), (_, _, method, _) in zip(stores, readers, strict=True):
             added = add(opener, loc, newer)  # with the reader open, as in a serving kb (Lite keeps its engine up)
-            reader.close()
-            cpu = cpu_s() - c
+            lat = latency[name]
             rows.append(
-                f"| {name} | {built:.0f} s | {method} | {p50:.1f} ms | {p95:.1f} ms | {added:.2f} s | {cpu:.0f} |"
+                f"| {name} | {built[name][0]:.0f} s | {method} | {lat['p50_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | "
+                f"{lat['client_cpu_ms']:.1f} + {lat['engine_cpu_ms']:.1f} ms | {added:.2f} s |"
             )
             print(rows[-1], flush=True)
+        for _, reader, _, _ in readers:
+            reader.close()
         if args.encoder_articles:
             for name, loc in (
                 ("embedded (vectors/)", work / "rate-vectors"),
@@ -210,9 +290,13 @@ def main() -> None:
     finally:
         if server is not None:
             server.wipe()
-    print("\n| store | build 100k (stand-in vectors) | method | warm p50 | warm p95 | add 100 articles | CPU s |")
+    print(
+        "\n| store | build (stand-in vectors) | method | warm p50 | warm p95 | CPU a question (client + engine) "
+        "| add 100 articles |"
+    )
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    print(f"whole run {time.perf_counter() - started:.0f} s wall, load average {os.getloadavg()}")
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -45,7 +45,10 @@ class Standalone:
     def start(self, timeout_s: float = 180.0) -> float:
         """Start and wait until it answers; returns the seconds it took."""
         started = time.monotonic()
+        if not self._port_free():  # after a stop it may sit in TIME_WAIT for a minute: take another (see uri)
+            self.port = free_port()
         extra = [arg for c in COMPONENTS for arg in ("--extra-config", f"{c}.ip=127.0.0.1")]
+        stale = self._config_mtime()  # the config the last start wrote (its port may be another)
         self.data.mkdir(parents=True, exist_ok=True)
         log = (self.data / "server.out").open("ab")
         self.proc = subprocess.Popen(
@@ -57,12 +60,44 @@ class Standalone:
         )
         while not self._answers():
             gave_up = b"already stopped" in (self.data / "server.out").read_bytes()  # the launcher waits on, idle
+            moved = self._configured_port() if self._config_mtime() != stale else None
+            if moved is not None and moved != self.port:
+                self.stop()
+                raise RuntimeError(f"the launcher put the gRPC port on {moved}, not {self.port} (was it busy?)")
             if gave_up or self.proc.poll() is not None or time.monotonic() - started > timeout_s:
                 self.stop()
                 tail = (self.data / "server.out").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the Milvus server did not start within {timeout_s:.0f} s:\n{tail}")
             time.sleep(0.5)
         return time.monotonic() - started
+
+    def _port_free(self) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                return False
+        return True
+
+    def _config_mtime(self) -> float | None:
+        try:
+            return (self.data / "configs" / "milvus.yaml").stat().st_mtime
+        except OSError:
+            return None
+
+    def _configured_port(self) -> int | None:
+        """The proxy (gRPC) port the launcher wrote into the server's config, once written."""
+        try:
+            lines = (self.data / "configs" / "milvus.yaml").read_text().splitlines()
+        except OSError:
+            return None
+        section = ""
+        for line in lines:
+            if line and not line[0].isspace():
+                section = line.split(":", 1)[0]
+            elif section == "proxy" and line.startswith("  port:"):
+                return int(line.split(":", 1)[1].split("#", 1)[0])
+        return None
 
     def _answers(self) -> bool:
         try:

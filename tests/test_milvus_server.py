@@ -124,6 +124,7 @@ def test_the_store_survives_a_server_restart(server, tidy):
     contract.write(backend, location, "a1", "a2")
     server.stop()
     server.start(timeout_s=420)  # a restart reloads etcd and the segments: 10 s idle, over 180 s at load 10
+    location = server.uri + location[location.index("?") :]  # the same store (prefix); the port may have moved
     reader = milvus.open_reader(location)
     assert reader is not None
     assert set(reader.content_hashes()) == {"a1", "a2"} and reader.verify() == []
@@ -162,3 +163,29 @@ def test_two_writer_processes_at_once_one_waits(server, tidy):
     both = [worker("try-write", location) for _ in range(2)]
     outcomes = sorted(p.communicate(timeout=120)[0].strip() for p in both)
     assert outcomes in (["busy", "wrote"], ["busy", "busy"]), outcomes  # never two writers at once
+
+
+def test_two_bot_replicas_and_a_follower_at_once_lose_and_duplicate_nothing(server, tidy, corpus_dir, tmp_path):
+    """The many-replicas run of benchmarks/milvus_replicas.py, small: two `askbot telegram` processes answer four
+    chats while `askbot follow` commits 8 new articles four at a time, all on the one server."""
+    import asyncio
+    import shutil
+
+    seeds = tmp_path / "seeds"  # five of the corpus's articles: little to embed before the run
+    seeds.mkdir()
+    shutil.copy(next(corpus_dir.glob("*.txt")), seeds)
+    news_lines = (corpus_dir / "news.jsonl").read_text(encoding="utf-8").splitlines()[:4]
+    (seeds / "news.jsonl").write_text("\n".join(news_lines) + "\n", encoding="utf-8")
+
+    spec = importlib.util.spec_from_file_location("milvus_replicas", HERE.parent / "benchmarks" / "milvus_replicas.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    news = HERE.parent / "seeds" / "ant-sample.jsonl"
+    run = bench.run_replicas(
+        fresh(server), tmp_path, news=news, seeds=seeds, chats=4, questions=12, articles=8, batch=4, gap_s=2
+    )
+    result = asyncio.run(run)
+    assert result["errors"] == 0, result["error_detail"]
+    assert (result["lost"], result["duplicated"], result["store"]["problems"]) == (0, 0, []), result["store"]
+    assert result["store"]["articles"] == 5 + 8 and result["replied"] == 12

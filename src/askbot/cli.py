@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     from askbot.follow_cli import add_follow_parser
 
-    add_follow_parser(sub)
+    add_follow_parser(sub, parents=[common])
     return parser
 
 

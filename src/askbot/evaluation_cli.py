@@ -49,9 +49,9 @@ def _refuse_foreign(kb: KnowledgeBase, wanted: set[str]) -> None:
     foreign = sorted(set(reader.content_hashes()) - wanted) if reader is not None else []
     if foreign:
         raise ValueError(
-            f"the index {kb.index_dir} holds {len(foreign)} article(s) that are not part of this evaluation "
+            f"the index {kb.location} holds {len(foreign)} article(s) that are not part of this evaluation "
             f"(e.g. {foreign[0]!r}: another --sample/--seed/--distractors, or not an eval index); "
-            "pass a new --index folder or delete this one"
+            "pass a new --index folder (or --store) or delete this one"
         )
 
 
@@ -88,6 +88,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown retrieval method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    if args.unanswerable and (args.eval_store or args.store):
+        raise ValueError("--unanswerable makes a held-out copy of a folder index: use --index DIR, not --store")
     distractors = sample_lines(args.distractors, args.sample, args.seed) if args.distractors else []
     _say(f"{len(evalset.articles)} gold paragraphs, {len(distractors)} distractor articles, {len(questions)} questions")
     with tempfile.TemporaryDirectory(prefix="askbot-eval-") as tmp:
@@ -95,7 +97,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with open(corpus, "w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in [*map(article_line, evalset.articles), *distractors])
         index = args.eval_index or args.index or Path(tmp) / "index"
-        kb = KnowledgeBase(Settings.from_env(index=index, model=args.model))
+        # only a store named here: ASKBOT_STORE (a deployment's store) must not receive the evaluation's articles
+        store = args.eval_store or args.store or ""
+        kb = KnowledgeBase(Settings.from_env(index=index, model=args.model, store=store))
         _refuse_foreign(kb, {a.id for a in evalset.articles} | _line_ids(distractors))
         code = _index(kb, [str(corpus)])
         if code != EXIT_OK:
@@ -155,6 +159,14 @@ def add_eval_parser(subparsers: Any) -> None:
         metavar="DIR",
         help="keep the index in DIR and reuse it: a rerun with the same inputs embeds nothing "
         "(default: a temporary index)",
+    )
+    p.add_argument(
+        "--store",
+        dest="eval_store",
+        default=None,
+        metavar="LOCATION",
+        help="keep the index in this store instead (milvus:PATH.db or milvus://HOST:PORT), reused like --index DIR; "
+        "ASKBOT_STORE is not read here",
     )
     p.add_argument(
         "--methods",

@@ -6,7 +6,6 @@ import argparse
 import re
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from askbot.config import FOLLOW_EVERY_S, Settings
@@ -27,22 +26,21 @@ def parse_duration(text: str) -> float:
     return float(found["n"]) * _SECONDS[(found["unit"] or "s").lower()]
 
 
-def add_follow_parser(subparsers: Any) -> None:
-    """Add the ``follow`` subcommand to askbot's CLI (sets ``func=run``)."""
+def add_follow_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``follow`` subcommand to askbot's CLI (sets ``func=run``); ``parents`` bring --index/--model/--store."""
     p = subparsers.add_parser(
         "follow",
+        parents=parents,
         help="follow RSS/Atom feeds, sitemaps and sites: index new and edited articles as they appear",
         description="Poll each URL (a feed, a sitemap or sitemap index, or a home page whose feeds are found) "
-        "and index its new or changed article pages. What was seen is kept in INDEX/follow.sqlite, "
-        "so a restart fetches only what is new.",
+        "and index its new or changed article pages. What was seen is kept in INDEX/follow.sqlite (with "
+        "--store too: in the --index folder, default vectors/), so a restart fetches only what is new.",
     )
     p.add_argument("urls", nargs="+", metavar="URL")
     p.add_argument("--every", type=parse_duration, default=FOLLOW_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
     p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
-    p.add_argument("--index", type=Path, default=argparse.SUPPRESS, help="index folder (env ASKBOT_INDEX)")
-    p.add_argument("--model", default=argparse.SUPPRESS, help="model name or path (env ASKBOT_MODEL)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     for url in args.urls:
         check_url(url)  # ValueError-like FetchError before the model loads
-    kb = KnowledgeBase(Settings.from_env(index=getattr(args, "index", None), model=getattr(args, "model", None)))
+    kb = KnowledgeBase(
+        Settings.from_env(index=args.index, model=args.model, store=args.store)  # the top parser's, or the command's
+    )
     fetcher = Fetcher() if args.delay is None else Fetcher(host_delay_s=args.delay)
     stop = threading.Event()
     try:

@@ -136,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     hide_secrets(token, webhook["secret_token"] if webhook else None)
-    settings = Settings.from_env(index=getattr(args, "index", None), model=getattr(args, "model", None))
+    settings = Settings.from_env(
+        index=getattr(args, "index", None), model=getattr(args, "model", None), store=getattr(args, "store", None)
+    )
     options = BotOptions(
         k=settings.top_k,
         max_question_chars=settings.max_question_chars,
@@ -144,10 +146,12 @@ def run(args: argparse.Namespace) -> int:
         allow=parse_allow(_flag(args, "allow")),
     )
     kb = askbot.open(settings=settings)
+    where = settings.store or f"{settings.index}/"
     if kb.is_empty:
-        print(f"askbot: the index {settings.index}/ is empty; build it first: askbot index PATH...", file=sys.stderr)
+        option = f"--store {settings.store}" if settings.store else f"--index {settings.index}"
+        print(f"askbot: the index {where} is empty; build it first: askbot index {option} PATH...", file=sys.stderr)
         return EXIT_INDEX
-    log.info("loading the model and the index from %s", settings.index)
+    log.info("loading the model and the index from %s", where)
     kb.warm_up()  # loads the model and the index now, not on the first question
     info = kb.info()
     log.info("ready: %s articles, %s passages, model %s", info.articles, info.passages, info.model)

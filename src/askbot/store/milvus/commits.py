@@ -1,8 +1,10 @@
 """The commit marker (``head`` row) and the one-writer lease of a Milvus store, both rows of ``{prefix}_meta``.
 
 A commit is one upsert of the ``head`` row naming the set and the last committed batch: Milvus applies a row's
-upsert at one timestamp, so a reader sees the old head or the new one, never half. All reads are Strong, so a
-question asked after a commit returned sees that commit (Bounded could show the new head without its rows).
+upsert at one timestamp, so a reader sees the old head or the new one, never half. The head is read Strong, so a
+question asked after a commit returned sees that commit (Bounded could show the new head without its rows); the
+data rows are read at the head's ``data_ts`` (a guarantee timestamp: every write of the committed batches is
+visible at it), which a server has served already, so those reads do not wait for its next time tick.
 
 The lease: a writer upserts its own ``claim:<token>`` row, then reads every claim (Strong). It goes on only when
 no other live claim is there; otherwise it deletes its claim and raises IndexBusy. Of two writers racing, the
@@ -35,6 +37,7 @@ CLAIM = "claim:"
 LEASE_S = 60.0
 RETAIN_S = 120.0  # rows replaced by a commit are kept this long for readers opened before it
 KEEP_COMMITS = 32
+LOAD_WAIT_S = 120.0  # how long a reader waits for a restarted server to load the store's collections
 
 
 def now_ms() -> int:
@@ -52,6 +55,9 @@ class Head:
     df_batch: int = 0  # the last batch whose document frequencies are applied (== batch but after a crash)
     previous_set: int | None = None
     commits: list[list[int]] = field(default_factory=list)  # [batch, time_ms] of recent commits, for cleanup
+    # the engine's timestamp of the last data write this state holds: readers read the data at it (every write
+    # before it visible: what Strong gives here) instead of Strong's newest timestamp, which waits for a time tick
+    data_ts: int = 0
 
     def to_row(self) -> dict[str, Any]:
         body = {k: v for k, v in vars(self).items() if k != "manifest"}
@@ -72,13 +78,18 @@ def read_head(client: MilvusClient, prefix: str) -> Head | None:
         return None
     from pymilvus.exceptions import MilvusException
 
-    try:
-        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
-    except MilvusException as exc:
-        if "not loaded" not in str(exc):
-            raise
-        schema.ensure_loaded(client, [name])  # a restarted server loads collections when asked to
-        rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+    deadline = time.monotonic() + LOAD_WAIT_S
+    while True:
+        try:
+            rows = client.query(name, ids=[HEAD], output_fields=["body"], consistency_level="Strong")
+            break
+        except MilvusException as exc:
+            # a restarted server loads collections when asked to, and may call one loaded before its query node
+            # holds it: load it and ask again until it answers
+            if "not loaded" not in str(exc) or time.monotonic() > deadline:
+                raise
+            schema.ensure_loaded(client, [name])
+            time.sleep(0.5)
     return Head.from_body(rows[0]["body"]) if rows else None
 
 

@@ -20,8 +20,16 @@ if TYPE_CHECKING:
 PAGE = 5000  # rows per query page
 SEARCH_LIMIT = 16_384  # Milvus' top-k ceiling
 ARTICLE_CACHE = 512
+LOCATED_CACHE = 20_000  # passages' places remembered from search results (a snapshot's never change)
 BM25_SCALE = 1 + 1.2  # the engine's BM25 is the local store's times (k1 + 1): divided out, the scores are equal
 PASSAGE_FIELDS = ["pid", "article_id", "ordinal", "start_char", "end_char"]
+_open: dict[str, list[MilvusReader]] = {}  # the open readers of each location in this process (state checks)
+
+
+def open_reader_of(loc: MilvusLocation) -> MilvusReader | None:
+    """The latest reader opened on ``loc`` in this process and not closed yet, else None."""
+    readers = _open.get(loc.text)
+    return readers[-1] if readers else None
 
 
 class FilteredIds(np.ndarray):
@@ -51,6 +59,13 @@ class MilvusReader:
         self.names = schema.set_names(loc.prefix, head.set)
         self.visible = schema.visible(head.batch)
         self._articles: dict[str, Article] = {}
+        self._located: dict[int, dict[str, Any]] = {}  # pid -> article_id, ordinal, offsets, from searches
+        # read at the commit's data timestamp: all of it visible, no wait for the server's next time tick
+        self.level: dict[str, Any] = (
+            {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts}
+            if head.data_ts
+            else {"consistency_level": "Strong"}  # a head written before data_ts existed
+        )
         self.search_params: dict[str, Any] = {"metric_type": "IP"}
         if loc.index == "HNSW":
             self.search_params["params"] = {"ef": schema.HNSW_EF}
@@ -61,7 +76,9 @@ class MilvusReader:
         """Every row of ``kind`` matching ``expr`` among the visible ones (``many``: page by page)."""
         if not many:
             expr = f"({expr}) and {self.visible}"
-            yield from self.client.query(self.names[kind], filter=expr, output_fields=fields, limit=SEARCH_LIMIT)
+            yield from self.client.query(
+                self.names[kind], filter=expr, output_fields=fields, limit=SEARCH_LIMIT, **self.level
+            )
             return
         it = self.client.query_iterator(
             self.names[kind], batch_size=PAGE, filter=f"({expr}) and {self.visible}", output_fields=fields
@@ -87,9 +104,13 @@ class MilvusReader:
             anns_field=field,
             limit=min(k, SEARCH_LIMIT),
             filter=expr,
+            output_fields=PASSAGE_FIELDS[1:],  # where each hit is: passages() of the hits needs no query then
             search_params=params,
-            consistency_level="Strong",
+            **self.level,
         )[0]
+        if len(self._located) > LOCATED_CACHE:
+            self._located.clear()
+        self._located.update((int(h["id"]), h["entity"]) for h in hits)
         scores = np.asarray([h["distance"] for h in hits], np.float32)
         ids = np.asarray([h["id"] for h in hits], np.int64)
         return scores, ids
@@ -105,7 +126,10 @@ class MilvusReader:
         ids = [int(i) for i in dict.fromkeys(ids)]
         if not ids:
             return {}
-        rows = list(self._query("passages", f"pid in {schema.id_list(ids)}", PASSAGE_FIELDS, many=len(ids) > PAGE))
+        rows = [{"pid": i, **self._located[i]} for i in ids if i in self._located]
+        if missing := [i for i in ids if i not in self._located]:
+            expr = f"pid in {schema.id_list(missing)}"
+            rows += self._query("passages", expr, PASSAGE_FIELDS, many=len(missing) > PAGE)
         articles = self.articles([r["article_id"] for r in rows])
         out = {}
         for r in rows:
@@ -194,7 +218,7 @@ class MilvusReader:
         if n == 0 or not terms:
             return dict.fromkeys(terms, 1.0)
         wanted = list(dict.fromkeys(terms))
-        rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], consistency_level="Strong")
+        rows = self.client.query(self.names["df"], ids=wanted, output_fields=["term", "df"], **self.level)
         df = {r["term"]: int(r["df"]) for r in rows}
         return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
 
@@ -250,5 +274,15 @@ class MilvusReader:
         head = read_head(self.client, self.loc.prefix)
         return None if head is None else f"s{head.set}.b{head.batch}"
 
+    def track(self) -> MilvusReader:
+        """Offer this reader's client to ``state_token`` until it closes (a reader that owns its client)."""
+        _open.setdefault(self.loc.text, []).append(self)
+        return self
+
     def close(self) -> None:
+        readers = _open.get(self.loc.text, [])
+        if self in readers:
+            readers.remove(self)
+        if not readers:
+            _open.pop(self.loc.text, None)
         disconnect(self.client, self.loc)

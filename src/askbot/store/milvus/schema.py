@@ -180,7 +180,8 @@ def wait_loaded(client: MilvusClient, names: list[str], timeout_s: float = 120.0
 
 def ensure_loaded(client: MilvusClient, names: list[str]) -> None:
     """Load collections a restarted server has not loaded yet (searches need them in memory)."""
-    idle = [n for n in names if "NotLoad" in str(client.get_load_state(n).get("state"))]
-    for name in idle:
-        client.load_collection(name, _async=True)
-    wait_loaded(client, idle)
+    states = {n: str(client.get_load_state(n).get("state")) for n in names}
+    for name, state in states.items():
+        if "NotLoad" in state:
+            client.load_collection(name, _async=True)
+    wait_loaded(client, [n for n, state in states.items() if "Loaded" not in state])  # also those still Loading

@@ -115,6 +115,7 @@ class MilvusWriter:
             self.batch, self.articles, self.passages, self.next_pid = 1, 0, 0, 0
             self.hashes: dict[str, str] = {}
             self.previous_set, self.commits, self.df_batch = (head.set if head else None), [], 0
+            self.data_ts = 0
         else:
             self._refuse_if_incompatible(head.manifest)
             self.set, self.bm25, self.batch = head.set, head.lexical == "bm25", head.batch + 1
@@ -122,6 +123,7 @@ class MilvusWriter:
             self.articles, self.passages, self.next_pid = m.articles, m.passages, m.next_passage_id
             self.hashes = MilvusReader(self.client, self.loc, head).content_hashes()
             self.previous_set, self.commits, self.df_batch = head.previous_set, head.commits, head.df_batch
+            self.data_ts = head.data_ts
         self.names = schema.set_names(self.loc.prefix, self.set)
 
     def _refuse_if_incompatible(self, old: Manifest) -> None:
@@ -136,6 +138,13 @@ class MilvusWriter:
     def _set_numbers(self) -> list[int]:
         found = (schema.set_number(self.loc.prefix, c) for c in self.client.list_collections())
         return [n for n in found if n is not None]
+
+    def _data_ts(self) -> int:
+        """The engine's timestamp of the last write to this set's collections (this process's, or the last head's)."""
+        from pymilvus.client.ts_utils import get_collection_ts
+
+        self.data_ts = max([self.data_ts, *(int(get_collection_ts(n) or 0) for n in self.names.values())])
+        return self.data_ts
 
     # ---- repair ------------------------------------------------------------------------------------
     def _recover(self, head: Head | None) -> None:
@@ -313,11 +322,12 @@ class MilvusWriter:
         m.built = datetime.now(UTC).isoformat(timespec="seconds")
         self.commits = [*self.commits, [self.batch, now_ms()]][-KEEP_COMMITS:]
         lexical = "bm25" if self.bm25 else "none"
-        head = Head(self.set, self.batch, m, lexical, self.df_batch, self.previous_set, self.commits)
+        head = Head(self.set, self.batch, m, lexical, self.df_batch, self.previous_set, self.commits, self._data_ts())
         write_head(self.client, self.loc.prefix, head)  # the commit point
         self._apply_df(self.names["df"], self.df_delta, self.batch)
         self.df_delta = Counter()
         head.df_batch = self.df_batch = self.batch
+        head.data_ts = self._data_ts()
         write_head(self.client, self.loc.prefix, head)
         self.committed = True
         return MilvusReader(self.client, self.loc, head).info()
