@@ -35,8 +35,9 @@ def one_model_load_per_session() -> Iterator[None]:
     """Every KnowledgeBase the tests open shares one loaded encoder per model and cache.
 
     Loading the int8 model (its onnxruntime session and e5.c's query tokenizer) takes ~0.5 CPU s, and the tests
-    open a KnowledgeBase again and again (each kill trial opens one). An Encoder holds nothing but its lazily loaded engines: sharing it
-    changes no vector. The tests of loading itself call askbot.embedding.load_encoder, which stays as it is.
+    open a KnowledgeBase again and again (each kill trial opens one). An Encoder holds nothing but its lazily loaded
+    engines: sharing it changes no vector. The tests of loading itself call askbot.embedding.load_encoder, which
+    stays as it is.
     """
     from askbot import indexing
 
