@@ -287,15 +287,20 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
         states.append(name)
         record = {"trigger": trigger, "phase": phase, "state": name, "next_writer": number % 4 == 0}
         record |= {"survived": not problems, "problems": problems}
-        if LOG:
-            with open(LOG, "a", encoding="utf-8") as log:
-                log.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _log(record)
         if problems:
             failures.append(record)
         shutil.rmtree(work)
     assert not failures, failures
     assert {"old", "new"} <= set(states), (phases, states)  # kills landed both before and after the commit
     assert sum(p not in ("finished", "after CURRENT flipped") for p in phases) >= len(phases) // 3, phases
+
+
+def _log(record: dict) -> None:
+    """One JSON line per kill trial, for the benchmark that collects them (RELIABILITY_LOG), when it does."""
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 @dataclass(frozen=True)
@@ -345,9 +350,7 @@ def test_sigkill_during_a_merge_leaves_the_index_whole(merge_reference: MergeRef
                 problems.append(f"abandoned generations or segments left: {left}")
         phases.append(phase)
         record = {"trigger": trigger, "phase": phase, "merge": True, "survived": not problems, "problems": problems}
-        if LOG:
-            with open(LOG, "a", encoding="utf-8") as log:
-                log.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _log(record)
         if problems:
             failures.append(record)
         shutil.rmtree(work)
