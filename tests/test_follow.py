@@ -28,8 +28,8 @@ from followserver import (  # noqa: E402
 
 from askbot.fetching import Fetcher, FetchError  # noqa: E402
 from askbot.follow import Follower, SeenStore, article_id, follow_info  # noqa: E402
+from askbot.indexing import IndexReport  # noqa: E402
 from askbot.ingest.feeds import ListingError, read_listing  # noqa: E402
-from askbot.kb import IndexReport  # noqa: E402
 from askbot.types import Article  # noqa: E402
 
 BODY = (
@@ -302,7 +302,7 @@ def test_followed_article_is_answerable_and_an_edit_replaces_it(site: Site, inde
     report = kb.follow([site.base + "/feed.xml"], fetcher=Fetcher(host_delay_s=0))
     assert report.updated == [article_id(site.base + path)]
     assert kb.info().articles == before + 1
-    followed = kb.follow_info()
+    followed = follow_info(kb.index_dir)
     assert followed is not None and followed["last_checked"]
     assert followed | {"last_checked": ""} == {
         "sources": 1,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import askbot
-from askbot.kb import EMPTY_QUESTION
+from askbot.asking import EMPTY_QUESTION
 from askbot.store import IndexMismatch, current_generation
 
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 
 if TYPE_CHECKING:
     from askbot.config import Settings
-    from askbot.kb import IndexReport, KnowledgeBase, open
+    from askbot.indexing import IndexReport
+    from askbot.kb import KnowledgeBase, open
     from askbot.retrieval import Filters
     from askbot.store import IndexBusy, IndexCorrupt, IndexMismatch, StoreUnavailable
     from askbot.types import Answer, Article, Citation, Excerpt, IndexInfo, Passage
@@ -46,7 +47,7 @@ _EXPORTS = {
     "IndexCorrupt": "askbot.store",
     "IndexInfo": "askbot.types",
     "IndexMismatch": "askbot.store",
-    "IndexReport": "askbot.kb",
+    "IndexReport": "askbot.indexing",
     "KnowledgeBase": "askbot.kb",
     "Passage": "askbot.types",
     "Settings": "askbot.config",

@@ -289,7 +289,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     kb = _kb(args)
     info: dict[str, object] = asdict(kb.info())
     found = kb.facets()
-    if followed := kb.follow_info():
+    from askbot.follow import follow_info  # not at the top: every other command starts without the follow code
+
+    if followed := follow_info(kb.index_dir):
         info["follow"] = followed
     if args.json:
         print(json.dumps(info | found, ensure_ascii=False, indent=2))

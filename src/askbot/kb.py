@@ -1,16 +1,15 @@
-"""The one core every face calls: a knowledge base over an index (open, add, remove, ask), a small facade over
-the indexing pipeline (askbot.indexing) and the ask pipeline (askbot.asking)."""
+"""The one core every face calls: a knowledge base over an index, a facade over askbot.indexing and askbot.asking."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from askbot import asking, indexing
-from askbot.asking import EMPTY_INDEX, EMPTY_QUESTION, clean_question
 from askbot.config import Settings
 from askbot.indexing import CHECKPOINT_SECONDS, Indexer, IndexReport, Progress
 from askbot.store import factory
@@ -18,8 +17,6 @@ from askbot.store.base import StoreReader
 from askbot.store.lexical import TEXT_VERSION
 from askbot.store.reopening import ReopeningReader
 from askbot.types import Answer, Article, Excerpt, Filters, IndexInfo
-
-__all__ = ["EMPTY_INDEX", "EMPTY_QUESTION", "IndexReport", "KnowledgeBase", "Progress", "clean_question", "open"]
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
@@ -40,19 +37,17 @@ class KnowledgeBase:
         # the store location (milvus:...) when set, else the folder; a str (Path("milvus://h:1") loses the "//")
         self.location: str | Path = self.settings.store or self.index_dir
         factory.backend_of(self.location)  # an unknown scheme (postgres://...) is refused now, with the known ones
-        self._encoder: Encoder | None = None
-        self._committed = ReopeningReader(self.location, self._refuse_if_incompatible)  # refused before it is read
+        refuse = lambda: indexing.refuse_if_incompatible(self.location, self.encoder, TEXT_VERSION)  # noqa: E731
+        self._committed = ReopeningReader(self.location, refuse)  # refused before any of its files is read
 
     @property
     def model(self) -> str:
         """The model in use: the one chosen in the settings, else the one the index was built with, else the default."""
         return indexing.model_of(self.settings, self.location)
 
-    @property
+    @cached_property
     def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = indexing.load_index_encoder(self.settings, self.location)
-        return self._encoder
+        return indexing.load_index_encoder(self.settings, self.location)
 
     @property
     def reader(self) -> StoreReader | None:
@@ -66,12 +61,9 @@ class KnowledgeBase:
     def is_empty(self) -> bool:
         return self._committed.is_empty
 
-    def _refuse_if_incompatible(self, text_version: str | None = TEXT_VERSION) -> None:
-        indexing.refuse_if_incompatible(self.location, self.encoder, text_version)
-
     def _write(self, change: Callable[[Indexer], T], text_version: str | None = TEXT_VERSION, refuse: bool = True) -> T:
         if refuse:
-            self._refuse_if_incompatible(text_version)
+            indexing.refuse_if_incompatible(self.location, self.encoder, text_version)
         done = change(Indexer(self.location, self.encoder, self.settings, self.checkpoint_seconds))
         self.refresh()
         return done
@@ -119,7 +111,7 @@ class KnowledgeBase:
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
         "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
-        if self._encoder is None and question.strip() and not self.is_empty:
+        if "encoder" not in self.__dict__ and question.strip() and not self.is_empty:
             self.encoder.start_loading()  # the model loads while the index opens
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
@@ -147,12 +139,6 @@ class KnowledgeBase:
         """The newest articles by publication date (for /latest); [] for a store that cannot list them."""
         newest = getattr(self.reader, "latest", None)  # the local store's; not (yet) part of StoreReader
         return newest(limit) if newest is not None else []
-
-    def follow_info(self) -> dict[str, object] | None:
-        """What is followed into this index (``askbot info``'s follow section); None when nothing is."""
-        from askbot.follow import follow_info
-
-        return follow_info(self.index_dir)
 
     def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
         """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
