@@ -37,8 +37,10 @@ class KnowledgeBase:
         # the store location (milvus:...) when set, else the folder; a str (Path("milvus://h:1") loses the "//")
         self.location: str | Path = self.settings.store or self.index_dir
         factory.backend_of(self.location)  # an unknown scheme (postgres://...) is refused now, with the known ones
-        refuse = lambda: indexing.refuse_if_incompatible(self.location, self.encoder, TEXT_VERSION)  # noqa: E731
-        self._committed = ReopeningReader(self.location, refuse)  # refused before any of its files is read
+        # an index this askbot must not read (another model, other text rules) is refused before any file is read
+        self._committed = ReopeningReader(
+            self.location, lambda: indexing.refuse_if_incompatible(self.location, self.encoder, TEXT_VERSION)
+        )
 
     @property
     def model(self) -> str:
@@ -111,7 +113,7 @@ class KnowledgeBase:
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
         "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
-        if "encoder" not in self.__dict__ and question.strip() and not self.is_empty:
+        if "encoder" not in self.__dict__ and question.strip() and not self.is_empty:  # not loaded yet
             self.encoder.start_loading()  # the model loads while the index opens
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
