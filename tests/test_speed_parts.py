@@ -139,8 +139,8 @@ def test_an_interrupted_add_resumes_from_its_last_checkpoint(tmp_path: Path) -> 
         "".join(json.dumps(r | {"text": r["text"][:300]}, ensure_ascii=False) + "\n" for r in records),
         encoding="utf-8",
     )
-    kb = askbot.open(tmp_path / "vectors", batch_size=2)  # groups of 16 passages: two checkpoints at least
-    kb.checkpoint_seconds = 0.0
+    # groups of 16 passages, each one committed: two checkpoints at least
+    kb = askbot.open(tmp_path / "vectors", batch_size=2, checkpoint_s=0.0)
     calls = []
 
     def stop_after_two_groups(done: int, total: int) -> None:

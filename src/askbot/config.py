@@ -35,6 +35,8 @@ class Settings:
     chunk_overlap_sentences: int = 1
     max_question_chars: int = 1000
     batch_size: int = 32
+    # a long add commits this often, so an interrupted run resumes instead of starting over
+    checkpoint_s: float = 300.0
     # below this relevance the answer is "not found"
     min_score: float = 0.0
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]  # (articles done, articles to do)
 
-CHECKPOINT_SECONDS = 300.0  # a long add commits this often, so an interrupted run resumes instead of starting over
 MAX_ARTICLE_CHARS = 200_000  # ~35x the longest sample article; a longer body is a book or a dump: minutes to embed
 _SURROGATE = re.compile("[\ud800-\udfff]")
 Group = list[tuple[Article, list[Passage]]]
@@ -159,9 +158,8 @@ def chunk(article: Article, settings: Settings, encoder: Encoder) -> list[Passag
 class Indexer:
     """Chunks, embeds and writes articles into the index at ``location``."""
 
-    def __init__(self, location: str | Path, encoder: Encoder, settings: Settings, checkpoint_seconds: float) -> None:
+    def __init__(self, location: str | Path, encoder: Encoder, settings: Settings) -> None:
         self.location, self.encoder, self.settings = location, encoder, settings
-        self.checkpoint_seconds = checkpoint_seconds
 
     def writer(self, rebuild: bool = False) -> StoreWriter:
         return factory.open_writer(self.location, new_manifest(self.encoder, self.settings), rebuild=rebuild)
@@ -246,7 +244,7 @@ class Indexer:
     def _embed_into(
         self, writer: StoreWriter, todo: Sequence[Article], report: IndexReport, progress: Progress | None
     ) -> None:
-        """Chunk, embed and write ``todo``, a checkpoint every ``checkpoint_seconds``.
+        """Chunk, embed and write ``todo``, a checkpoint every ``settings.checkpoint_s``.
 
         A group's passages are embedded in a worker thread while this one chunks the next group and writes the
         last one (SQLite, BM25 tokens, FAISS, checkpoints): the encoder's threads never wait on that Python work,
@@ -272,7 +270,7 @@ class Indexer:
                         report.passages += row
                         if progress:
                             progress(done, len(todo))
-                        if following is not None and time.monotonic() - last_commit >= self.checkpoint_seconds:
+                        if following is not None and time.monotonic() - last_commit >= self.settings.checkpoint_s:
                             writer.checkpoint()  # already-embedded articles are "unchanged" to a rerun
                             last_commit = time.monotonic()
                     flight = following

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from askbot import asking, indexing
 from askbot.config import Settings
-from askbot.indexing import CHECKPOINT_SECONDS, Indexer, IndexReport, Progress
+from askbot.indexing import Indexer, IndexReport, Progress
 from askbot.store import factory
 from askbot.store.base import StoreReader
 from askbot.store.lexical import TEXT_VERSION
@@ -28,8 +28,6 @@ T = TypeVar("T")
 class KnowledgeBase:
     """Articles indexed in ``settings.index``, answering questions with cited excerpts. The model loads on first
     use; the index is read once and re-read when a writer (another process, or ``add``) committed since."""
-
-    checkpoint_seconds = CHECKPOINT_SECONDS
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -66,7 +64,7 @@ class KnowledgeBase:
     def _write(self, change: Callable[[Indexer], T], text_version: str | None = TEXT_VERSION, refuse: bool = True) -> T:
         if refuse:
             indexing.refuse_if_incompatible(self.location, self.encoder, text_version)
-        done = change(Indexer(self.location, self.encoder, self.settings, self.checkpoint_seconds))
+        done = change(Indexer(self.location, self.encoder, self.settings))
         self.refresh()
         return done
 
