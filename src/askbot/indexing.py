@@ -156,7 +156,8 @@ def chunk(article: Article, settings: Settings, encoder: Encoder) -> list[Passag
 
 
 class Indexer:
-    """Chunks, embeds and writes articles into the index at ``location``."""
+    """Chunks, embeds and writes articles into the index at ``location``; each change first refuses an index built
+    with another model (and, but for removals and re-tokenizing, with other text rules)."""
 
     def __init__(self, location: str | Path, encoder: Encoder, settings: Settings) -> None:
         self.location, self.encoder, self.settings = location, encoder, settings
@@ -166,6 +167,7 @@ class Indexer:
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles by id, committed; returns those that were indexed."""
+        refuse_if_incompatible(self.location, self.encoder, None)
         with self.writer() as writer:
             removed = writer.remove(list(article_ids))
             if removed:
@@ -174,11 +176,13 @@ class Indexer:
 
     def relex(self) -> int:
         """Re-tokenize the stored passages (the text rules changed), committed; returns their number."""
+        refuse_if_incompatible(self.location, self.encoder, None)
         with self.writer() as writer:
             return writer.relex()
 
     def compact(self) -> IndexInfo:
         """Merge the index's parts into one, committed."""
+        refuse_if_incompatible(self.location, self.encoder)
         with self.writer() as writer:
             return writer.compact()
 
@@ -192,6 +196,8 @@ class Indexer:
     ) -> IndexReport:
         """Read and validate ``items``, write the new and changed articles (the unchanged are reported so) and
         commit; when ``reader`` shows every one already indexed as it is, nothing is written at all."""
+        if not rebuild:  # a rebuild replaces whatever is there
+            refuse_if_incompatible(self.location, self.encoder)
         started = time.perf_counter()
         report = IndexReport()
         articles = validated(items, mapping, report)

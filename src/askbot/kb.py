@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from askbot import asking, indexing
 from askbot.config import Settings
 from askbot.indexing import Indexer, IndexReport, Progress
 from askbot.store import factory
 from askbot.store.base import StoreReader
-from askbot.store.lexical import TEXT_VERSION
 from askbot.store.reopening import ReopeningReader
 from askbot.types import Answer, Article, Excerpt, Filters, IndexInfo
 
 if TYPE_CHECKING:
     from askbot.embedding import Encoder
     from askbot.follow import FollowReport
-
-T = TypeVar("T")
 
 
 class KnowledgeBase:
@@ -37,7 +34,7 @@ class KnowledgeBase:
         factory.backend_of(self.location)  # an unknown scheme (postgres://...) is refused now, with the known ones
         # an index this askbot must not read (another model, other text rules) is refused before any file is read
         self._committed = ReopeningReader(
-            self.location, lambda: indexing.refuse_if_incompatible(self.location, self.encoder, TEXT_VERSION)
+            self.location, lambda: indexing.refuse_if_incompatible(self.location, self.encoder)
         )
 
     @property
@@ -61,12 +58,9 @@ class KnowledgeBase:
     def is_empty(self) -> bool:
         return self._committed.is_empty
 
-    def _write(self, change: Callable[[Indexer], T], text_version: str | None = TEXT_VERSION, refuse: bool = True) -> T:
-        if refuse:
-            indexing.refuse_if_incompatible(self.location, self.encoder, text_version)
-        done = change(Indexer(self.location, self.encoder, self.settings))
-        self.refresh()
-        return done
+    @property
+    def _indexer(self) -> Indexer:  # a write's readers re-open on their next read (``reader`` checks the state)
+        return Indexer(self.location, self.encoder, self.settings)
 
     def add(
         self,
@@ -78,22 +72,19 @@ class KnowledgeBase:
     ) -> IndexReport:
         """Index new or changed articles: ``Article`` objects, files, folders or "-" (stdin); unchanged ones are
         skipped. Articles given as objects are validated like read ones (size, Unicode, duplicate ids)."""
-        return self._write(
-            lambda indexer: indexer.add(items, None if rebuild else self.reader, rebuild, mapping, progress),
-            refuse=not rebuild,
-        )
+        return self._indexer.add(items, None if rebuild else self.reader, rebuild, mapping, progress)
 
     def relex(self) -> int:
         """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
-        return self._write(Indexer.relex, text_version=None)
+        return self._indexer.relex()
 
     def compact(self) -> IndexInfo:
         """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left."""
-        return self._write(Indexer.compact)
+        return self._indexer.compact()
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Delete articles by id; returns those that were indexed."""
-        return self._write(lambda indexer: indexer.remove(article_ids), text_version=None)
+        return self._indexer.remove(article_ids)
 
     def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts, or say it is not found (``options``: :meth:`asked`)."""
@@ -137,8 +128,7 @@ class KnowledgeBase:
 
     def latest(self, limit: int = 10) -> list[Article]:
         """The newest articles by publication date (for /latest); [] for a store that cannot list them."""
-        newest = getattr(self.reader, "latest", None)  # the local store's; not (yet) part of StoreReader
-        return newest(limit) if newest is not None else []
+        return newest(limit) if (newest := getattr(self.reader, "latest", None)) is not None else []
 
     def follow(self, urls: Sequence[str], **options: Any) -> FollowReport:
         """Index the new and changed articles of feeds, sitemaps or sites; see ``askbot.follow.follow``."""
