@@ -1,4 +1,5 @@
-"""The CLI face, run as a user runs it: a subprocess, real index, exit codes, no tracebacks."""
+"""The CLI face: real index, exit codes, no tracebacks. What a command prints and returns is checked with the CLI run
+in this process (cli_run); a cold start, signals, a closed pipe, a terminal and the entry point with real processes."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع ش�
 
 ASKBOT = [sys.executable, "-m", "askbot.cli"]
 
+sys.path.insert(0, str(Path(__file__).parent))  # cli_run, under pytest's importlib import mode
+from cli_run import Ran, run_cli  # noqa: E402
 
-def askbot(*args: str, index: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+
+def askbot(*args: str, index: Path, stdin: str | None = None) -> Ran:
+    """``askbot ARGS`` with $ASKBOT_INDEX set, run in this process."""
+    return run_cli(*args, env={"ASKBOT_INDEX": str(index)}, stdin=stdin)
+
+
+def askbot_process(*args: str, index: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The same, as a user runs it: ``python -m askbot.cli`` in a process of its own."""
     env = {**os.environ, "ASKBOT_INDEX": str(index)}
     proc = subprocess.run([*ASKBOT, *args], env=env, input=stdin, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -50,7 +60,7 @@ def test_ask_json_has_the_documented_shape(built_index):
 
 
 def test_ask_prints_marked_sentence_and_citation(built_index):
-    proc = askbot("ask", SEED_QUESTION, index=built_index)
+    proc = askbot_process("ask", SEED_QUESTION, index=built_index)
     assert proc.returncode == 0
     assert "«" in proc.stdout and "العالم" in proc.stdout and "2023-03-19" in proc.stdout
 
