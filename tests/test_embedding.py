@@ -44,6 +44,9 @@ TEXTS = [
     "ـــــ كشيدة ٠١٢٣ ۴۵۶",
 ]
 
+# under pytest -n: one worker loads the C and torch engines (module fixtures) for all of these
+pytestmark = pytest.mark.xdist_group("embedding")
+
 
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")

@@ -28,8 +28,8 @@ sys.path.insert(0, str(HERE))
 from milvus_standalone import Standalone, launcher  # noqa: E402
 
 # One standalone server per machine at a time: its embedded etcd always listens on 127.0.0.1:2379.
-
-pytestmark = pytest.mark.slow
+# Under pytest -n (make test) every test here runs in one worker, beside the others' tests: the server starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("milvus-server")]
 WORKERS = HERE / "milvus_workers.py"
 
 

@@ -259,6 +259,7 @@ def trial_plan(trials: int, seconds: float, seed: int = 6) -> list[float | str]:
 
 
 @pytest.mark.slow  # a system test: real processes, killed or starved
+@pytest.mark.xdist_group("kill-trials")  # under pytest -n: one worker builds kill_corpus and its references
 def test_sigkill_at_any_moment_leaves_the_old_or_the_new_index_whole(
     kill_corpus: KillCorpus, reference: Reference, tmp_path: Path
 ) -> None:
@@ -328,6 +329,7 @@ def merge_reference(kill_corpus: KillCorpus, tmp_path_factory: pytest.TempPathFa
     return MergeReference(base, state, seconds, sizes)
 
 
+@pytest.mark.xdist_group("kill-trials")  # under pytest -n: one worker builds kill_corpus and its references
 def test_sigkill_during_a_merge_leaves_the_index_whole(merge_reference: MergeReference, tmp_path: Path) -> None:
     """`askbot compact` killed at any moment: the same articles, vectors and answers, in two segments or one."""
     failures, phases = [], []
@@ -382,6 +384,7 @@ WRITE_CASES = [
 
 
 @pytest.mark.slow  # a system test: real processes, killed or starved
+@pytest.mark.xdist_group("kill-trials")  # the kill trials' corpus and references
 @pytest.mark.parametrize("case", WRITE_CASES)
 def test_a_write_failing_part_way_leaves_the_old_index(
     kill_corpus: KillCorpus, reference: Reference, merge_reference: MergeReference, tmp_path: Path, case: str
