@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -375,6 +374,14 @@ def _write_limit(sizes: dict[str, int], case: str) -> int:
     )  # last bytes: FAISS ignored a failed flush
 
 
+# `askbot ...` under a file-size limit it sets itself: a preexec_fn would run Python in a fork of this process, and
+# when this process holds grpc's threads (a Milvus test's client, under pytest -n) grpc's fork handler can abort that
+# child (SIGABRT, "epoll_wait error: Bad file descriptor") before it runs askbot
+LIMITED_ASKBOT = (
+    "import resource, runpy, sys; limit = int(sys.argv.pop(1)); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); runpy.run_module('askbot.cli', run_name='__main__')"
+)
+
 WRITE_CASES = [
     "index: SQLite commit",
     "compact: SQLite commit",
@@ -395,11 +402,10 @@ def test_a_write_failing_part_way_leaves_the_old_index(
     work = copy_index(merge_reference.base if merging else kill_corpus.base, tmp_path / "vectors")
     command = ["compact"] if merging else ["index", str(kill_corpus.new)]
     proc = subprocess.run(
-        [*ASKBOT, "--index", str(work), *command],
+        [sys.executable, "-c", LIMITED_ASKBOT, str(limit), "--index", str(work), *command],
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
     )
     assert proc.returncode in (3, 4) and "Traceback" not in proc.stderr, proc.stderr
     assert "it is as it was" in proc.stderr or "File too large" in proc.stderr, proc.stderr
