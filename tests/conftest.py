@@ -45,6 +45,25 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return len(os.sched_getaffinity(0)) + (launcher() is not None)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` under pytest 9.2: pytest-xdist 3.8 writes the group into ``item._nodeid``, which pytest
+    9.2's structured node ids no longer read, so each group's tests were spread over the workers as if unmarked
+    (pytest-xdist issue 1386; the server stage's tests would start a server in each worker). The id gets the
+    ``@group`` suffix that xdist's scheduler reads; where xdist has added it (pytest < 9.2, a fixed xdist) nothing
+    changes."""
+    if not getattr(config.option, "loadgroup", False):  # set in the workers, under --dist loadgroup
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_model_load_per_session() -> Iterator[None]:
     """Every KnowledgeBase the tests open shares one loaded encoder per model and cache.
