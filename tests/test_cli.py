@@ -241,12 +241,17 @@ def test_a_closed_pipe_ends_quietly(built_index):
 def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(built_index):
     env = {**os.environ, "ASKBOT_INDEX": str(built_index)}
     for delay in (0.15, 0.4, 0.8):  # (the interpreter's own first ~20 ms run no askbot code: not tested)
-        proc = subprocess.Popen(
-            [*ASKBOT, "ask", SEED_QUESTION], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        for _ in range(3):
+            proc = subprocess.Popen(
+                [*ASKBOT, "ask", SEED_QUESTION], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            # on busy cores (pytest -n) the interpreter's own start-up can outlast the delay: then no askbot code
+            # ran yet (CPython reports it as "init_import_site"), and the moment is tried again
+            if "init_import_site" not in err:
+                break
         # 130 when interrupted; 0 or 1 when the answer was already out before the signal (a loaded machine)
         assert "Traceback" not in err and proc.returncode in (0, 1, 130), (delay, proc.returncode, err)
     # deterministically: a Ctrl-C that lands while the command's modules still load
