@@ -42,7 +42,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from milvus_standalone import launcher
 
-    return len(os.sched_getaffinity(0)) + (launcher() is not None)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + (launcher() is not None)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-xdist's own
