@@ -30,11 +30,17 @@ $(VENV)/.installed-milvus: $(VENV)/.installed requirements-milvus.lock
 demo: setup
 	$(BIN)/askbot ask "$(QUESTION)"
 
+# In parallel (pytest-xdist): a worker per core, one more with the Milvus server stage (tests/conftest.py);
+# tests that share an expensive fixture or the one server are grouped onto one worker (xdist_group marks).
+# TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup-milvus
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: setup-milvus  # everything but the system tests marked slow (kill trials, model conversions)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks scripts

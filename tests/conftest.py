@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import hashlib
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +31,38 @@ os.environ["ASKBOT_CACHE_DIR"] = str(TEST_CACHE)
 SEED = ROOT / "seeds" / "000_102c93eeae5ae0e9.txt"
 SAMPLE = ROOT / "seeds" / "ant-sample.jsonl"
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``pytest -n auto`` (make test): a worker per core, and one more when the Milvus server stage runs: its tests
+    (one group, one worker) spend most of their time waiting on the server's start and restart, which the other
+    workers' tests use. $PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    sys.path.insert(0, str(ROOT / "tests"))
+    from milvus_standalone import launcher
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + (launcher() is not None)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` under pytest 9.2: pytest-xdist 3.8 writes the group into ``item._nodeid``, which pytest
+    9.2's structured node ids no longer read, so each group's tests were spread over the workers as if unmarked
+    (pytest-xdist issue 1386; the server stage's tests would start a server in each worker). The id gets the
+    ``@group`` suffix that xdist's scheduler reads; where xdist has added it (pytest < 9.2, a fixed xdist) nothing
+    changes."""
+    if not getattr(config.option, "loadgroup", False):  # set in the workers, under --dist loadgroup
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,43 +96,63 @@ def _build_digest(sources: list[Path]) -> str:
     from importlib import metadata
 
     import askbot
+    from askbot.config import Settings
     from askbot.embedding import load_encoder
 
     digest = hashlib.sha256()
     package = Path(askbot.__file__).parent
     code = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for name, path in [
-        *((str(p.relative_to(ROOT)), p) for p in sources),
+        *_files_of(sources),
         *((str(p.relative_to(package)), p) for p in code),
     ]:
         digest.update(f"{name}\0".encode() + path.read_bytes())
     packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
     encoder = load_encoder(cache_dir=TEST_CACHE)  # loads nothing: its id and fingerprint are known up front
-    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("ASKBOT_") and "CACHE" not in k)
+    names = {f"ASKBOT_{f.name.upper()}" for f in dataclasses.fields(Settings) if f.name != "cache_dir"}
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k in names)  # not ASKBOT_MILVUS_SERVER, say
     digest.update("\n".join([*packages, *settings, encoder.model_id, encoder.fingerprint]).encode())
     return digest.hexdigest()[:16]
 
 
-def kept_index(name: str, sources: list[Path]) -> Path:
-    """An index of ``sources`` (files in the repository), built on the first run and kept in the suite's cache until
-    the articles, askbot's code, an installed package or the model changes; for tests that only ask, and read a copy.
-    (The 240 sample articles take ~45 CPU s to embed.)"""
-    import askbot
+def _files_of(sources: list[Path]) -> list[tuple[str, Path]]:
+    """Each file of ``sources`` (files or folders), named by its path inside the folder given (or its name)."""
+    return [
+        (str(f.relative_to(src)) if src.is_dir() else src.name, f)
+        for src in sources
+        for f in (sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src])
+    ]
 
+
+def kept_index(name: str, sources: list[Path], articles: int) -> Path:
+    """An index of ``sources`` (``articles`` articles), built on the first run and kept in the suite's cache until
+    the articles, askbot's code, an installed package or the model changes; for tests that only ask, and read a copy.
+    The suite's workers (pytest -n) take turns on a lock: one builds, the others wait and reuse it.
+    (The 240 sample articles take ~45 CPU s to embed.)"""
     kept = TEST_CACHE / "indexes" / f"{name}-{_build_digest(sources)}"
     if kept.is_dir():
         return kept
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with (kept.parent / f".{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when its holder dies
+        if not kept.is_dir():
+            _build_kept(kept, name, sources, articles)
+    return kept
+
+
+def _build_kept(kept: Path, name: str, sources: list[Path], articles: int) -> None:
+    import askbot
+
     work = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
     shutil.rmtree(work, ignore_errors=True)
     report = askbot.open(work).add(sources)
-    assert not report.problems, report.problems
+    assert not report.problems and len(report.added) == articles, report.summary()
     for old in kept.parent.glob(f"{name}-*"):  # what builds from older code left
         shutil.rmtree(old, ignore_errors=True)
     try:
         work.rename(kept)  # whole or not at all: an interrupted build leaves only its .tmp folder
     except OSError:  # another session kept the same build first
         shutil.rmtree(work, ignore_errors=True)
-    return kept
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +168,18 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sample_index() -> Path:
     """The 240 sample articles (853 passages), indexed once per version of the code (see ``kept_index``)."""
-    return kept_index("sample", [SAMPLE])
+    return kept_index("sample", [SAMPLE], 240)
+
+
+def copy_of(index: Path, target: Path) -> Path:
+    shutil.copytree(index, target, ignore=shutil.ignore_patterns(".writer.lock"))
+    return target
 
 
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Path:
-    import askbot
-
-    index = tmp_path_factory.mktemp("vectors")
-    report = askbot.open(index).add([corpus_dir])
-    assert report.problems == [] and len(report.added) == 25
-    return index
+    """``corpus_dir`` indexed (kept between runs, see ``kept_index``), in a folder of this session's own."""
+    return copy_of(kept_index("corpus", [corpus_dir], 25), tmp_path_factory.mktemp("built") / "vectors")
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +192,4 @@ def kb(built_index: Path):
 @pytest.fixture()
 def index_copy(built_index: Path, tmp_path: Path) -> Path:
     """A private copy of the built index, for tests that change it."""
-    target = tmp_path / "vectors"
-    shutil.copytree(built_index, target, ignore=shutil.ignore_patterns(".writer.lock"))
-    return target
+    return copy_of(built_index, tmp_path / "vectors")

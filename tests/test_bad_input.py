@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,9 @@ from askbot.kb import KnowledgeBase
 
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 SEED_ID = "102c93eeae5ae0e9"
-ASKBOT = [sys.executable, "-m", "askbot.cli"]
+
+sys.path.insert(0, str(Path(__file__).parent))  # cli_run, under pytest's importlib import mode
+from cli_run import Ran, run_cli  # noqa: E402
 
 # Examples per property: few by default, many when the benchmark sets BAD_INPUT_PROFILE=reliability.
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -234,12 +235,9 @@ def test_malformed_html(kb: KnowledgeBase, body: str, wrap: bool, depth: int) ->
 # --- limits: refused quickly with a message, never a crash --------------------------------------------------
 
 
-def _cli(*args: str, index: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [*ASKBOT, "--index", str(index), *args], input=stdin, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode >= 0 and "Traceback" not in proc.stderr, proc.stderr
-    return proc
+def _cli(*args: str, index: Path, stdin: str | None = None) -> Ran:
+    """``askbot --index INDEX ARGS``, run in this process."""
+    return run_cli("--index", str(index), *args, stdin=stdin)
 
 
 def test_a_200_mb_file_is_refused_quickly(kb: KnowledgeBase, tmp_path: Path) -> None:

