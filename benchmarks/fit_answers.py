@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np  # noqa: E402
 
 import askbot  # noqa: E402
-from askbot import answer, asking, sentences  # noqa: E402
+from askbot import answer, asking, rerank, sentences  # noqa: E402
 from askbot import confidence as conf  # noqa: E402
 from askbot.evaluation import EvalQuestion, contains_answer, load_squad  # noqa: E402
 from askbot.types import Article, Hit, Passage, Retrieved  # noqa: E402
@@ -53,6 +53,7 @@ class Case:
     found: asking.Retrieval
     group: int  # XQuAD article
     sims: dict[int, np.ndarray] = field(default_factory=dict)  # passage id -> encoder cosine of each sentence
+    reranked: rerank.Reranked | None = None  # the reranker's view (out of fold), once applied
 
 
 def xquad_groups(path: Path) -> dict[str, int]:
@@ -97,15 +98,16 @@ def collect(args: argparse.Namespace) -> list[Case]:
     for lang, evalset in (("ar", ar), ("en", en)):
         step = max(1, len(evalset.questions) // args.limit) if args.limit else 1
         questions = evalset.questions[::step]
-        started = time.process_time()
-        vectors = kb.encoder.encode_queries([asking.query_text(q.question) for q in questions])
-        print(
-            f"{lang}: {len(questions)} questions encoded ({time.process_time() - started:.1f} CPU s)", file=sys.stderr
-        )
+        vectors: np.ndarray | None = None  # encoded only when a retrieval is not cached
         for context, index in indexes.items():
             saved = args.work / f"retrieved-{lang}-{context}-{len(questions)}.jsonl"
             found_all = load_retrievals(saved) if saved.exists() else None
             if found_all is None:
+                if vectors is None:
+                    started = time.process_time()
+                    vectors = kb.encoder.encode_queries([asking.query_text(q.question) for q in questions])
+                    spent = time.process_time() - started
+                    print(f"{lang}: {len(questions)} questions encoded ({spent:.1f} CPU s)", file=sys.stderr)
                 reader = askbot.open(index).reader
                 assert reader is not None
                 found_all = [
@@ -222,6 +224,83 @@ def fit_sentences(cases: Sequence[Case], cross: bool, use_encoder: bool, train_g
     return fit_conditional_logit(data)
 
 
+# ---- the reranker: a conditional logit over each question's first passages --------------------------------
+def gold_rank(case: Case) -> int | None:
+    return next((i for i, r in enumerate(case.found.retrieved, 1) if r.article.id == case.question.gold), None)
+
+
+def ranking_figures(cases: Sequence[Case]) -> dict[str, float]:
+    """R@1, R@5 and MRR@10 of the gold paragraph (as askbot eval counts them) over ``cases``."""
+    ranks = np.array([gold_rank(c) or 99 for c in cases])
+    return {
+        "R@1": float((ranks <= 1).mean()),
+        "R@5": float((ranks <= 5).mean()),
+        "MRR@10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean()),
+    }
+
+
+def rerank_rows(cases: Sequence[Case], cross: bool, sentence_weights: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """The reranker's features of each case's candidates; the sentence model's weights are those of the fold the
+    case's article is tested in (``sentence_weights``: group -> weights), so no case is scored by a model fitted
+    on it."""
+    rows = []
+    for c in cases:
+        f = c.found
+        asked = answer.Question.of(f.text, f.idf).asked
+        described = rerank.describe(f.retrieved, f.text, f.idf, asked)
+        rows.append(rerank.features(f.retrieved, described, f.text, f.idf, asked, cross, sentence_weights[c.group]))
+    return rows
+
+
+def fit_rerank(rows: Sequence[np.ndarray], cases: Sequence[Case], l2: float = 0.1) -> np.ndarray:
+    """Raw-scale weights of the conditional logit (fitted on standardized features) that ranks gold passages first,
+    from the questions whose candidates hold both a gold and another passage."""
+    data = []
+    for x, c in zip(rows, cases, strict=True):
+        y = np.array([r.article.id == c.question.gold for r in c.found.retrieved[: len(x)]], float)
+        if y.any() and not y.all():
+            data.append((x, y))
+    stacked = np.concatenate([x for x, _ in data])
+    mean, sd = stacked.mean(axis=0), stacked.std(axis=0)
+    sd[sd == 0] = 1.0
+    return fit_conditional_logit([((x - mean) / sd, y) for x, y in data], l2=l2) / sd
+
+
+def apply_rerank(case: Case, x: np.ndarray, cross: bool, weights: np.ndarray) -> None:
+    """Reorder ``case``'s first passages (and hits) as asking.py does, by these weights."""
+    view = rerank.order(x, cross, weights)
+    f = case.found
+    retrieved = [f.retrieved[i] for i in view.order] + list(f.retrieved[len(view.order) :])
+    case.found = asking.reordered(f, retrieved)
+    case.reranked = view
+
+
+def rerank_cv(
+    mine: Sequence[Case], cross: bool, folds: Sequence[set[int]], groups: Sequence[int]
+) -> tuple[dict[str, object], np.ndarray]:
+    """Rerank every case out of fold (in place); the figures before and after, and the weights fitted on all."""
+    sentence_weights = {}
+    for fold in folds:
+        w = fit_sentences(mine, cross, False, set(groups) - fold)
+        sentence_weights.update(dict.fromkeys(fold, w))
+    rows = rerank_rows(mine, cross, sentence_weights)
+    # trained on every case whose paragraph is indexed: in the full index its siblings compete, in the held-out
+    # copies news articles do, and a reranker fitted on the first alone lost R@1 on the second
+    indexed = [i for i, c in enumerate(mine) if c.answerable]
+    full = [i for i in indexed if mine[i].context == "full"]
+    held = [i for i in indexed if mine[i].context != "full"]
+    before = {"full": ranking_figures([mine[i] for i in full]), "held out": ranking_figures([mine[i] for i in held])}
+    for fold in folds:
+        train = [i for i in indexed if mine[i].group not in fold]
+        weights = fit_rerank([rows[i] for i in train], [mine[i] for i in train])
+        for i, c in enumerate(mine):
+            if c.group in fold:
+                apply_rerank(c, rows[i], cross, weights)
+    after = {"full": ranking_figures([mine[i] for i in full]), "held out": ranking_figures([mine[i] for i in held])}
+    final = fit_rerank([rows[i] for i in indexed], [mine[i] for i in indexed])
+    return {"before": before, "after (out of fold)": after}, final
+
+
 # ---- the not-found model -----------------------------------------------------------------------------------
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> np.ndarray:
     """Logistic regression on standardized features (column 0 is the bias), returned as raw-scale weights."""
@@ -260,6 +339,31 @@ def threshold_for(probability: np.ndarray, holds: np.ndarray, answerable: np.nda
     return 1.0
 
 
+def without(
+    x: np.ndarray,
+    y: np.ndarray,
+    ctx: Sequence[tuple[Case, set[int]]],
+    folds: Sequence[set[int]],
+    answerable: np.ndarray,
+    names: Sequence[str],
+    target: float,
+) -> dict[str, float]:
+    """Out-of-fold found / false answers at the target's threshold when the not-found model does without the
+    features ``names`` (to tell which features pay)."""
+    keep = [i for i, n in enumerate(conf.FEATURES) if n not in names]
+    oof = np.zeros(len(y))
+    for fold in folds:
+        test = np.array([c.group in fold for c, _ in ctx])
+        oof[test] = 1 / (1 + np.exp(-(x[test][:, keep] @ fit_logistic(x[~test][:, keep], y[~test]))))
+    threshold = threshold_for(oof, y, answerable, target)
+    found = oof >= threshold
+    return {
+        "threshold": threshold,
+        "found_answerable": float(found[answerable].mean()),
+        "false_answers": float((found & ~y.astype(bool))[~answerable].mean()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="the evaluation index (all gold paragraphs)")
@@ -270,6 +374,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--false-answers", type=float, default=0.12, help="out-of-fold false-answer rate the thresholds aim at"
+    )
+    parser.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="also report the not-found model without these comma-separated features (repeatable)",
     )
     args = parser.parse_args()
 
@@ -293,6 +404,15 @@ def main() -> None:
     final: dict[str, dict[str, object]] = {}
     for cross, lang in ((False, "ar"), (True, "en")):
         mine = [c for c in cases if (c.lang != "ar") == cross]
+        started = time.process_time()
+        report[f"{lang} rerank"], rerank_weights = rerank_cv(mine, cross, folds, groups)
+        print(
+            f"{lang} rerank ({time.process_time() - started:.0f} CPU s)",
+            json.dumps(report[f"{lang} rerank"]),
+            file=sys.stderr,
+            flush=True,
+        )
+        final[f"{lang} rerank"] = {"rerank_weights": rerank_weights.round(3).tolist()}
         for use_encoder in (False, True):
             hits_full = []
             xs, ys, ctx = [], [], []
@@ -336,6 +456,10 @@ def main() -> None:
             report[key] = {
                 "answer@sentence (first passage, full index)": float(np.mean(hits_full)),
                 "by threshold": rows,
+                "without": {
+                    names: without(x_all, y_all, ctx, folds, answerable, names.split(","), args.false_answers)
+                    for names in args.ablate
+                },
             }
             print(key, json.dumps(report[key]), file=sys.stderr, flush=True)
             final[key] = {

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from askbot import arabic, when
-from askbot.answer import EVIDENCE_HITS, build_excerpts, compose, shown_hits
+from askbot import arabic, rerank, when
+from askbot.answer import EVIDENCE_HITS, Question, build_excerpts, compose, shown_hits
 from askbot.retrieval import search
 from askbot.sentences import SentenceScorer
 from askbot.store.base import StoreReader
@@ -127,6 +127,28 @@ def retrieve(
     return Retrieval(text, "", vector, tuple(hits), tuple(retrieved), idf, reader.info().passages, timings)
 
 
+def reordered(found: Retrieval, retrieved: Sequence[Retrieved]) -> Retrieval:
+    """``found`` with its passages in the order of ``retrieved`` (the same passages), hits alike; hits whose
+    passage is gone keep their place after them."""
+    order = [r.hit for r in retrieved]
+    kept = {h.passage_id for h in order}
+    return replace(
+        found, hits=(*order, *(h for h in found.hits if h.passage_id not in kept)), retrieved=tuple(retrieved)
+    )
+
+
+def reranked(found: Retrieval, method: str) -> Retrieval:
+    """``found`` with its first passages reordered by answer-level evidence (askbot.rerank), for the methods the
+    reranker was fitted on."""
+    if method not in rerank.METHODS or len(found.retrieved) < 2:
+        return found
+    t0 = time.perf_counter()
+    q = Question.of(found.text, found.idf)
+    retrieved, _ = rerank.rerank(found.retrieved, q.text, q.idf, q.asked, q.cross_lingual)
+    timings = {**found.timings_ms, "rerank": (time.perf_counter() - t0) * 1e3}
+    return replace(reordered(found, retrieved), timings_ms=timings)
+
+
 def answer_from(
     found: Retrieval, encoder: QueryEncoder | None, *, k: int, offset: int = 0, question: str | None = None
 ) -> Answer:
@@ -175,7 +197,9 @@ def ask(
     dated = when.with_period(filters, period)
     if period and period.recency and as_of and not (dated and dated.until):
         dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
-    found = retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector)
+    found = reranked(
+        retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector), method
+    )
     if period and period.recency:
         found = _newest_first(found, offset + k)
     answer = answer_from(
@@ -189,7 +213,9 @@ def ask(
         # nothing in that period answers: say so, and answer from all dates the question as asked (its years are
         # then content: "ماذا أعلن تنظيم الدولة الإسلامية نفسه في عام 2014؟" asks of 2014, not of articles from it)
         again = found.vector if searched == text else None
-        found = retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again)
+        found = reranked(
+            retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again), method
+        )
         if period.recency:
             found = _newest_first(found, offset + k)
         answer = answer_from(
