@@ -53,7 +53,6 @@ class Case:
     found: asking.Retrieval
     group: int  # XQuAD article
     sims: dict[int, np.ndarray] = field(default_factory=dict)  # passage id -> encoder cosine of each sentence
-    reranked: rerank.Reranked | None = None  # the reranker's view (out of fold), once applied
 
 
 def xquad_groups(path: Path) -> dict[str, int]:
@@ -225,18 +224,57 @@ def fit_sentences(cases: Sequence[Case], cross: bool, use_encoder: bool, train_g
 
 
 # ---- the reranker: a conditional logit over each question's first passages --------------------------------
-def gold_rank(case: Case) -> int | None:
-    return next((i for i, r in enumerate(case.found.retrieved, 1) if r.article.id == case.question.gold), None)
+CONTEXTS = ("full", "odd", "even")  # the full index and the two held-out copies
+# (lead, reorder_rest) tried for askbot.rerank's LEAD and REORDER_REST, chosen out of fold
+GATES = tuple((lead, rest) for rest in (True, False) for lead in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0))
 
 
-def ranking_figures(cases: Sequence[Case]) -> dict[str, float]:
-    """R@1, R@5 and MRR@10 of the gold paragraph (as askbot eval counts them) over ``cases``."""
-    ranks = np.array([gold_rank(c) or 99 for c in cases])
+def rank_of(case: Case, order: Sequence[int] = ()) -> int | None:
+    """1-based rank of the gold paragraph among the first 10 passages, the first ``len(order)`` in that order."""
+    retrieved = [case.found.retrieved[i] for i in order] + list(case.found.retrieved[len(order) :])
+    return next((i for i, r in enumerate(retrieved[:10], 1) if r.article.id == case.question.gold), None)
+
+
+def ranking_figures(ranks: Sequence[int | None]) -> dict[str, float]:
+    """R@1, R@5 and MRR@10 of the gold paragraph (as askbot eval counts them)."""
+    r = np.array([x or 99 for x in ranks])
     return {
-        "R@1": float((ranks <= 1).mean()),
-        "R@5": float((ranks <= 5).mean()),
-        "MRR@10": float(np.where(ranks <= 10, 1.0 / ranks, 0.0).mean()),
+        "R@1": float((r <= 1).mean()),
+        "R@5": float((r <= 5).mean()),
+        "MRR@10": float(np.where(r <= 10, 1.0 / r, 0.0).mean()),
     }
+
+
+def by_context(mine: Sequence[Case], indices: Sequence[int], ranks: Sequence[int | None]) -> dict[str, object]:
+    return {
+        ctx: ranking_figures([ranks[i] for i in indices if mine[i].context == ctx])
+        for ctx in CONTEXTS
+        if any(mine[i].context == ctx for i in indices)
+    }
+
+
+def gain(
+    mine: Sequence[Case], indices: Sequence[int], before: Sequence[int | None], after: Sequence[int | None]
+) -> float:
+    """Questions gained at R@1, R@5 and MRR@10, summed over the full index and the two held-out copies; where one
+    of them loses at R@1, the loss counts three times (no yardstick figure may drop)."""
+    total = 0.0
+    for ctx in CONTEXTS:
+        mine_ctx = [i for i in indices if mine[i].context == ctx]
+        if not mine_ctx:
+            continue
+        b = ranking_figures([before[i] for i in mine_ctx])
+        a = ranking_figures([after[i] for i in mine_ctx])
+        delta = {k: (a[k] - b[k]) * len(mine_ctx) for k in a}
+        total += sum(delta.values()) + 2 * min(0.0, delta["R@1"])
+    return total
+
+
+def choose_gate(
+    mine: Sequence[Case], indices: Sequence[int], before: Sequence[int | None], after: dict[tuple, list[int | None]]
+) -> tuple[float, bool]:
+    """The gate with the largest :func:`gain` on ``indices`` (ties: the larger lead, so fewer first passages move)."""
+    return max(GATES, key=lambda g: (round(gain(mine, indices, before, after[g]), 6), g[0]))
 
 
 def rerank_rows(cases: Sequence[Case], cross: bool, sentence_weights: dict[int, np.ndarray]) -> list[np.ndarray]:
@@ -266,19 +304,12 @@ def fit_rerank(rows: Sequence[np.ndarray], cases: Sequence[Case], l2: float = 0.
     return fit_conditional_logit([((x - mean) / sd, y) for x, y in data], l2=l2) / sd
 
 
-def apply_rerank(case: Case, x: np.ndarray, cross: bool, weights: np.ndarray) -> None:
-    """Reorder ``case``'s first passages (and hits) as asking.py does, by these weights."""
-    view = rerank.order(x, cross, weights)
-    f = case.found
-    retrieved = [f.retrieved[i] for i in view.order] + list(f.retrieved[len(view.order) :])
-    case.found = asking.reordered(f, retrieved)
-    case.reranked = view
-
-
 def rerank_cv(
     mine: Sequence[Case], cross: bool, folds: Sequence[set[int]], groups: Sequence[int]
-) -> tuple[dict[str, object], np.ndarray]:
-    """Rerank every case out of fold (in place); the figures before and after, and the weights fitted on all."""
+) -> tuple[dict[str, object], np.ndarray, tuple[float, bool]]:
+    """The reranker out of fold: its weights fitted on the other folds, its gate (LEAD, REORDER_REST) chosen on the
+    other folds' out-of-fold rankings (nested), so every figure after is out of fold. Returns the figures, the
+    weights fitted on all and the gate chosen on all out-of-fold rankings. The cases keep their retrieval order."""
     sentence_weights = {}
     for fold in folds:
         w = fit_sentences(mine, cross, False, set(groups) - fold)
@@ -287,18 +318,39 @@ def rerank_cv(
     # trained on every case whose paragraph is indexed: in the full index its siblings compete, in the held-out
     # copies news articles do, and a reranker fitted on the first alone lost R@1 on the second
     indexed = [i for i, c in enumerate(mine) if c.answerable]
-    full = [i for i in indexed if mine[i].context == "full"]
-    held = [i for i in indexed if mine[i].context != "full"]
-    before = {"full": ranking_figures([mine[i] for i in full]), "held out": ranking_figures([mine[i] for i in held])}
+    before = [rank_of(c) for c in mine]
+    after: dict[tuple, list[int | None]] = {g: list(before) for g in GATES}
     for fold in folds:
         train = [i for i in indexed if mine[i].group not in fold]
         weights = fit_rerank([rows[i] for i in train], [mine[i] for i in train])
         for i, c in enumerate(mine):
             if c.group in fold:
-                apply_rerank(c, rows[i], cross, weights)
-    after = {"full": ranking_figures([mine[i] for i in full]), "held out": ranking_figures([mine[i] for i in held])}
+                for lead, rest in GATES:
+                    view = rerank.order(rows[i], cross, weights, lead, rest)
+                    after[(lead, rest)][i] = rank_of(c, view.order)
+    nested = list(before)
+    chosen_in_fold = []
+    for fold in folds:
+        gate = choose_gate(mine, [i for i in indexed if mine[i].group not in fold], before, after)
+        chosen_in_fold.append(gate)
+        for i, c in enumerate(mine):
+            if c.group in fold:
+                nested[i] = after[gate][i]
+    final_gate = choose_gate(mine, indexed, before, after)
+    report = {
+        "before": by_context(mine, indexed, before),
+        "after (out of fold, gate chosen out of fold)": by_context(mine, indexed, nested),
+        "gates chosen in the folds": chosen_in_fold,
+        "questions gained by gate (out of fold)": {
+            f"lead {lead} {'rest reordered' if rest else 'rest kept'}": round(
+                gain(mine, indexed, before, after[(lead, rest)]), 1
+            )
+            for lead, rest in GATES
+        },
+        "ungated (lead 0, rest reordered)": by_context(mine, indexed, after[(0.0, True)]),
+    }
     final = fit_rerank([rows[i] for i in indexed], [mine[i] for i in indexed])
-    return {"before": before, "after (out of fold)": after}, final
+    return report, final, final_gate
 
 
 # ---- the not-found model -----------------------------------------------------------------------------------
@@ -405,14 +457,18 @@ def main() -> None:
     for cross, lang in ((False, "ar"), (True, "en")):
         mine = [c for c in cases if (c.lang != "ar") == cross]
         started = time.process_time()
-        report[f"{lang} rerank"], rerank_weights = rerank_cv(mine, cross, folds, groups)
+        report[f"{lang} rerank"], rerank_weights, (lead, rest) = rerank_cv(mine, cross, folds, groups)
         print(
             f"{lang} rerank ({time.process_time() - started:.0f} CPU s)",
             json.dumps(report[f"{lang} rerank"]),
             file=sys.stderr,
             flush=True,
         )
-        final[f"{lang} rerank"] = {"rerank_weights": rerank_weights.round(3).tolist()}
+        final[f"{lang} rerank"] = {
+            "rerank_weights": rerank_weights.round(3).tolist(),
+            "lead": lead,
+            "reorder_rest": rest,
+        }
         for use_encoder in (False, True):
             hits_full = []
             xs, ys, ctx = [], [], []

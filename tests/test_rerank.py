@@ -85,3 +85,15 @@ def test_only_the_rankings_the_reranker_was_fitted_on_are_reordered():
     assert asking.reranked(found, "hybrid").retrieved[0].passage.text == HOLDS_IT
     for method in ("dense", "bm25", "hybrid-rrf"):
         assert asking.reranked(found, method) is found
+
+
+def test_the_first_passage_moves_only_on_a_clear_lead_and_the_rest_follow_the_model_where_fitted_so():
+    x = np.array([[0.0], [0.4], [0.9], [0.2]])  # one feature, weight 1: the model prefers 2, then 1, 3, 0
+    weights = np.array([1.0])
+    held = rerank.order(x, False, weights, lead=1.0, reorder_rest=True)
+    assert held.order == (0, 2, 1, 3) and held.lead == 0.9  # the first stays, the others by the model
+    moved = rerank.order(x, False, weights, lead=0.5, reorder_rest=True)
+    assert moved.order == (2, 1, 3, 0)
+    assert rerank.order(x, False, weights, lead=0.5, reorder_rest=False).order == (2, 0, 1, 3)
+    assert rerank.order(x, False, weights, lead=1.0, reorder_rest=False).order == (0, 1, 2, 3)
+    assert np.isclose(moved.margin, 0.5) and np.isclose(held.margin, -0.9)
