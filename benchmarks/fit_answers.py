@@ -1,4 +1,5 @@
-"""Fit the sentence model (askbot.sentences) and the not-found model (askbot.confidence) on the dev set.
+"""Fit the reranker (askbot.rerank), the sentence model (askbot.sentences) and the not-found model
+(askbot.confidence) on the dev set.
 
 The dev set is XQuAD-ar (Arabic questions, and the English ones asked of the same Arabic paragraphs) among the
 2,000 ANT distractor articles of the evaluation index. Unanswerable questions come from leaving paragraphs out:
@@ -7,8 +8,13 @@ re-embedded), so every question is asked once where its paragraph is indexed and
 
 Everything is cross-validated by XQuAD article (5 folds; the paragraphs of one Wikipedia article, and so the
 sibling paragraphs that may also hold an answer, never straddle training and test): the figures printed are
-out-of-fold. The weights printed at the end are fitted on all of it and go into askbot/sentences.py and
-askbot/confidence.py.
+out-of-fold. The weights printed at the end are fitted on all of it and go into askbot/rerank.py,
+askbot/sentences.py and askbot/confidence.py.
+
+The reranker's gate (how far its best candidate must lead the retrieval first to replace it, and whether the others
+follow the model) is chosen from out-of-fold rankings of the full index and both held-out copies; the figures after
+it choose the gate on the other folds (nested). The sentence and not-found models are fitted on the retrieval order:
+where the gate keeps the first passage, the answer is the one they were fitted on.
 
     python benchmarks/fit_answers.py --index /work/eval/idx --data ../shared/data --work /work/eval/fit
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -226,7 +233,8 @@ def fit_sentences(cases: Sequence[Case], cross: bool, use_encoder: bool, train_g
 # ---- the reranker: a conditional logit over each question's first passages --------------------------------
 CONTEXTS = ("full", "odd", "even")  # the full index and the two held-out copies
 # (lead, reorder_rest) tried for askbot.rerank's LEAD and REORDER_REST, chosen out of fold
-GATES = tuple((lead, rest) for rest in (True, False) for lead in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0))
+LEADS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, math.inf)  # inf: the first passage never moves
+GATES = tuple((lead, rest) for rest in (True, False) for lead in LEADS)
 
 
 def rank_of(case: Case, order: Sequence[int] = ()) -> int | None:
@@ -253,28 +261,31 @@ def by_context(mine: Sequence[Case], indices: Sequence[int], ranks: Sequence[int
     }
 
 
-def gain(
+def changes(
     mine: Sequence[Case], indices: Sequence[int], before: Sequence[int | None], after: Sequence[int | None]
-) -> float:
-    """Questions gained at R@1, R@5 and MRR@10, summed over the full index and the two held-out copies; where one
-    of them loses at R@1, the loss counts three times (no yardstick figure may drop)."""
-    total = 0.0
+) -> list[float]:
+    """The change of R@1, R@5 and MRR@10, in questions, in the full index and in each held-out copy."""
+    out = []
     for ctx in CONTEXTS:
         mine_ctx = [i for i in indices if mine[i].context == ctx]
-        if not mine_ctx:
-            continue
-        b = ranking_figures([before[i] for i in mine_ctx])
-        a = ranking_figures([after[i] for i in mine_ctx])
-        delta = {k: (a[k] - b[k]) * len(mine_ctx) for k in a}
-        total += sum(delta.values()) + 2 * min(0.0, delta["R@1"])
-    return total
+        if mine_ctx:
+            b = ranking_figures([before[i] for i in mine_ctx])
+            a = ranking_figures([after[i] for i in mine_ctx])
+            out += [(a[k] - b[k]) * len(mine_ctx) for k in a]
+    return out
 
 
 def choose_gate(
     mine: Sequence[Case], indices: Sequence[int], before: Sequence[int | None], after: dict[tuple, list[int | None]]
 ) -> tuple[float, bool]:
-    """The gate with the largest :func:`gain` on ``indices`` (ties: the larger lead, so fewer first passages move)."""
-    return max(GATES, key=lambda g: (round(gain(mine, indices, before, after[g]), 6), g[0]))
+    """The gate under which no figure drops in the full index or either held-out copy (:func:`changes`), else the
+    one whose worst drop is least; among those the one gaining most questions in all; ties: the larger lead."""
+
+    def key(gate: tuple[float, bool]) -> tuple[float, float, float]:
+        c = changes(mine, indices, before, after[gate])
+        return (round(min(0.0, *c), 6), round(sum(c), 6), gate[0])
+
+    return max(GATES, key=key)
 
 
 def rerank_rows(cases: Sequence[Case], cross: bool, sentence_weights: dict[int, np.ndarray]) -> list[np.ndarray]:
@@ -341,10 +352,10 @@ def rerank_cv(
         "before": by_context(mine, indexed, before),
         "after (out of fold, gate chosen out of fold)": by_context(mine, indexed, nested),
         "gates chosen in the folds": chosen_in_fold,
-        "questions gained by gate (out of fold)": {
-            f"lead {lead} {'rest reordered' if rest else 'rest kept'}": round(
-                gain(mine, indexed, before, after[(lead, rest)]), 1
-            )
+        "R@1, R@5, MRR@10 change in questions (full, odd, even) by gate, out of fold": {
+            f"lead {lead} {'rest reordered' if rest else 'rest kept'}": [
+                round(x, 1) for x in changes(mine, indexed, before, after[(lead, rest)])
+            ]
             for lead, rest in GATES
         },
         "ungated (lead 0, rest reordered)": by_context(mine, indexed, after[(0.0, True)]),
