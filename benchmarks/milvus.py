@@ -17,6 +17,9 @@ no BM25; HNSW ef 512), started once the others are built.
 "Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed.
 Indexing rate: ``kb.add`` of --encoder-articles real articles with the real model into each store; the ratio is
 the time the encoder worked over the whole add (1.0 = writing costs nothing beyond encoding).
+With --work DIR the corpus and the three built stores are kept under DIR (``built/``) and a later run with the same
+--work and --passages copies them to ``run/`` instead of building again (the build times printed are the first
+run's); "add 100" then writes to the copy, so every run starts from the same 100k state.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import gzip
 import json
 import os
+import pickle
 import resource
 import shutil
 import sys
@@ -218,7 +222,13 @@ def main() -> None:
     started = time.perf_counter()
 
     t, c = time.perf_counter(), cpu_s()
-    items = corpus(args.news, args.passages)
+    cached = work / f"corpus-{args.passages}.pkl"
+    if args.work and cached.exists():
+        items = pickle.loads(cached.read_bytes())
+    else:
+        items = corpus(args.news, args.passages)
+        if args.work:
+            cached.write_bytes(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
     n_pass = sum(len(p) for _, p, _, _ in items)
     print(
         f"corpus: {len(items)} articles, {n_pass} passages in {time.perf_counter() - t:.0f}s ({cpu_s() - c:.0f} CPU s)"
@@ -229,18 +239,33 @@ def main() -> None:
     def local_writer(loc, m, rebuild=False):  # noqa: ANN001, ANN202
         return IndexWriter(Path(loc), m, rebuild=rebuild)
 
+    # built once under built/ (kept with --work), copied to run/ where the questions and "add 100" run
+    kept, live = work / "built", work / "run"
+    shutil.rmtree(live, ignore_errors=True)
+    kept.mkdir(exist_ok=True)
+    live.mkdir()
+    times_file = kept / f"times-{args.passages}.json"
+    built: dict[str, tuple[float, float]] = json.loads(times_file.read_text()) if times_file.exists() else {}
     stores: list[tuple[str, object, object, str | Path]] = [
-        ("embedded (vectors/)", local_writer, lambda loc: IndexReader.open(Path(loc)), work / "vectors"),
-        ("Milvus Lite 2.5.1", milvus.open_writer, milvus.open_reader, f"milvus:{work}/bench.db"),
+        ("embedded (vectors/)", local_writer, lambda loc: IndexReader.open(Path(loc)), "vectors"),
+        ("Milvus Lite 2.5.1", milvus.open_writer, milvus.open_reader, "bench.db"),
     ]
-    built: dict[str, tuple[float, float]] = {}
     server = None
     readers: list[tuple[str, object, str, list[int]]] = []
+
+    def located(folder: Path, where: str) -> str | Path:
+        return f"milvus:{folder / where}" if where.endswith(".db") else folder / where
+
     try:
-        for name, opener, _, loc in stores:
-            c = cpu_s()
-            built[name] = (build(opener, loc, items), cpu_s() - c)
-            print(f"built {name} in {built[name][0]:.0f}s ({built[name][1]:.0f} CPU s)", flush=True)
+        for i, (name, opener, reader_of, where) in enumerate(stores):
+            if name not in built:
+                c = cpu_s()
+                built[name] = (build(opener, located(kept, str(where)), items), cpu_s() - c)
+                times_file.write_text(json.dumps(built))
+                print(f"built {name} in {built[name][0]:.0f}s ({built[name][1]:.0f} CPU s)", flush=True)
+            copy = shutil.copytree if (kept / str(where)).is_dir() else shutil.copy2
+            copy(kept / str(where), live / str(where))
+            stores[i] = (name, opener, reader_of, located(live, str(where)))
         if args.server:  # started once the others are built (one server stage per machine at a time)
             sys.path.insert(0, str(ROOT / "tests"))
             from milvus_standalone import Standalone, launcher
@@ -248,13 +273,19 @@ def main() -> None:
             program = launcher()
             if program is None:
                 sys.exit("--server: run .ci/milvus-server.sh first")
-            server = Standalone(work / "server", program)
-            print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
             name = "Milvus server 2.3.5 (HNSW)"
+            if name not in built:
+                server = Standalone(kept / "server", program)
+                print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
+                c = cpu_s()
+                built[name] = (build(milvus.open_writer, server.uri, items), cpu_s() - c)
+                print(f"built {name} in {built[name][0]:.0f}s (client {built[name][1]:.0f} CPU s)", flush=True)
+                server.stop()
+                times_file.write_text(json.dumps(built))
+            shutil.copytree(kept / "server", live / "server", ignore=shutil.ignore_patterns("server.out"))
+            server = Standalone(live / "server", program)
+            print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
             stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
-            c = cpu_s()
-            built[name] = (build(milvus.open_writer, server.uri, items), cpu_s() - c)
-            print(f"built {name} in {built[name][0]:.0f}s (client {built[name][1]:.0f} CPU s)", flush=True)
         for name, _, reader_of, loc in stores:
             reader = reader_of(loc)
             method = "hybrid" if reader.info().backend != "milvus" else "dense"
