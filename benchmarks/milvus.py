@@ -176,6 +176,30 @@ def engine_pids(kind: str, hint: str) -> list[int]:
     return out
 
 
+def settle(uri: str, timeout_s: float = 900.0) -> float:
+    """Flush a server store's collections and wait until its dense index covers every row (a freshly built or
+    restarted server builds HNSW in the background, which would be timed with the questions); seconds waited."""
+    from askbot.store.milvus.connection import connect, disconnect, parse
+
+    started, loc = time.perf_counter(), parse(uri)
+    reader = milvus.open_reader(uri)
+    assert reader is not None
+    names = list(reader.names.values())
+    reader.close()
+    client = connect(loc)
+    try:
+        for name in names:
+            client.flush(name)
+        while time.perf_counter() - started < timeout_s:
+            d = client.describe_index(names[0], "vec")
+            if int(d.get("indexed_rows", 0)) >= int(d.get("total_rows", 0)) > 0:
+                break
+            time.sleep(2)
+    finally:
+        disconnect(client, loc)
+    return time.perf_counter() - started
+
+
 def interleaved(stores: list[tuple[str, object, str, list[int]]], questions: list[str]) -> dict[str, dict[str, float]]:
     """Warm ``asking.ask`` (given the query vector) on every store, the stores taking turns question by question:
     wall ms, this process's CPU ms and the engine processes' CPU ms per question."""
@@ -280,11 +304,13 @@ def main() -> None:
                 c = cpu_s()
                 built[name] = (build(milvus.open_writer, server.uri, items), cpu_s() - c)
                 print(f"built {name} in {built[name][0]:.0f}s (client {built[name][1]:.0f} CPU s)", flush=True)
+                print(f"flushed and indexed in {settle(server.uri):.0f}s more", flush=True)
                 server.stop()
                 times_file.write_text(json.dumps(built))
             shutil.copytree(kept / "server", live / "server", ignore=shutil.ignore_patterns("server.out"))
             server = Standalone(live / "server", program)
             print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
+            print(f"its index complete after {settle(server.uri):.0f}s more", flush=True)
             stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
         for name, _, reader_of, loc in stores:
             reader = reader_of(loc)

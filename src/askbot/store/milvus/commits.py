@@ -58,6 +58,7 @@ class Head:
     # the engine's timestamp of the last data write this state holds: readers read the data at it (every write
     # before it visible: what Strong gives here) instead of Strong's newest timestamp, which waits for a time tick
     data_ts: int = 0
+    df_key: str = "term"  # the df collection's key: "hash" (schema.term_key) or "term" (sets written before it)
 
     def to_row(self) -> dict[str, Any]:
         body = {k: v for k, v in vars(self).items() if k != "manifest"}

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
 PAGE = 5000  # rows per query page
-SEARCH_LIMIT = 16_384  # Milvus' top-k ceiling
+SEARCH_LIMIT = schema.SEARCH_LIMIT
 ARTICLE_CACHE = 512
 LOCATED_CACHE = 20_000  # passages' places remembered from search results (a snapshot's never change)
 VECTOR_CACHE = 4096  # vectors of lexical hits, remembered for the dense scores a hybrid question asks of them next
@@ -92,20 +92,8 @@ class MilvusReader:
             it.close()
 
     def _lookup(self, kind: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        """The rows of ``kind`` (articles or df: their vector is a FLAT-indexed dummy) matching ``expr``, at most
-        SEARCH_LIMIT, read by a filtered search on that vector: Milvus Lite answers a query by key in ~15 ms at
-        100k rows and this search in ~2 ms (issue 15); the dummy's distances are all 0, every match is returned."""
-        hits = self.client.search(
-            self.names[kind],
-            data=[schema.ZERO],
-            anns_field="vec",
-            limit=SEARCH_LIMIT,
-            filter=expr,
-            output_fields=fields,
-            search_params={"metric_type": "IP"},
-            **self.level,
-        )[0]
-        return [h["entity"] for h in hits]
+        """Rows of ``kind`` (articles or df) by a filtered search (``schema.lookup``), at the snapshot's level."""
+        return schema.lookup(self.client, self.names[kind], expr, fields, **self.level)
 
     def _where(self, allowed: np.ndarray | None) -> str:
         if allowed is None:
@@ -267,8 +255,13 @@ class MilvusReader:
         df: dict[str, int] = {}
         for start in range(0, len(wanted), SEARCH_LIMIT):
             chunk = wanted[start : start + SEARCH_LIMIT]
-            expr = "term in [" + ",".join(schema.literal(t) for t in chunk) + "]"
-            df.update((r["term"], int(r["df"])) for r in self._lookup("df", expr, ["term", "df"]))
+            if self.head.df_key == "hash":  # an integer key: several times cheaper to look up (schema.term_key)
+                expr = f"key in {schema.id_list([schema.term_key(t) for t in chunk])}"
+            else:
+                expr = "term in [" + ",".join(schema.literal(t) for t in chunk) + "]"
+            wanted_here = set(chunk)
+            rows = self._lookup("df", expr, ["term", "df"])
+            df.update((r["term"], int(r["df"])) for r in rows if r["term"] in wanted_here)  # a hash collision: not it
         return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
 
     def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:

@@ -29,7 +29,7 @@ from askbot.store.milvus.reader import PAGE, MilvusReader
 from askbot.types import Article, IndexInfo, Passage
 
 FLUSH_ROWS = 1000  # passage rows buffered before an insert
-DF_CHUNK = 1000
+DF_CHUNK = 16_384  # terms read (schema.lookup's limit) and upserted at once
 PASSAGE_OUT = [
     "pid", "vec", "terms", "article_id", "source_key", "category_key", "published",
     "ordinal", "start_char", "end_char", "born", "died",
@@ -116,6 +116,7 @@ class MilvusWriter:
             self.hashes: dict[str, str] = {}
             self.previous_set, self.commits, self.df_batch = (head.set if head else None), [], 0
             self.data_ts = 0
+            self.df_key = "hash"
         else:
             self._refuse_if_incompatible(head.manifest)
             self.set, self.bm25, self.batch = head.set, head.lexical == "bm25", head.batch + 1
@@ -124,6 +125,7 @@ class MilvusWriter:
             self.hashes = MilvusReader(self.client, self.loc, head).content_hashes()
             self.previous_set, self.commits, self.df_batch = head.previous_set, head.commits, head.df_batch
             self.data_ts = head.data_ts
+            self.df_key = head.df_key
         self.names = schema.set_names(self.loc.prefix, self.set)
 
     def _refuse_if_incompatible(self, old: Manifest) -> None:
@@ -171,7 +173,7 @@ class MilvusWriter:
             for r in self._rows(names["passages"], f"born == {c} or died == {c}", ["terms", "born", "died"]):
                 if r["born"] != r["died"]:
                     delta.update({t: 1 if r["born"] == c else -1 for t in words(r["terms"].split())})
-            self._apply_df(names["df"], delta, c)
+            self._apply_df(names["df"], delta, c, head.df_key)
             head.df_batch = c
             write_head(self.client, self.loc.prefix, head)
         old = [b for b, t in head.commits if now_ms() - t > RETAIN_S * 1000]
@@ -189,16 +191,29 @@ class MilvusWriter:
             it.close()
         return rows
 
-    def _apply_df(self, collection: str, delta: Counter[str], batch: int) -> None:
-        """Add ``delta`` to the document frequencies, once: a term already at ``batch`` is skipped (a rerun)."""
+    def _apply_df(self, collection: str, delta: Counter[str], batch: int, df_key: str) -> None:
+        """Add ``delta`` to the document frequencies, once: a term already at ``batch`` is skipped (a rerun).
+        ``df_key``: the collection's key, "hash" (schema.term_key) or "term"."""
         terms = [t for t, d in delta.items() if d]
+        hashed = df_key == "hash"
         for start in range(0, len(terms), DF_CHUNK):
             chunk = terms[start : start + DF_CHUNK]
-            rows = self.client.query(collection, ids=chunk, output_fields=["term", "df", "batch"])
+            keys = [schema.term_key(t) for t in chunk]
+            if hashed:
+                expr = f"key in {schema.id_list(keys)}"
+                rows = schema.lookup(self.client, collection, expr, ["term", "df", "batch"])
+            else:
+                rows = self.client.query(collection, ids=chunk, output_fields=["term", "df", "batch"])
             current = {r["term"]: r for r in rows}
             updated = [
-                {"term": t, "df": int(current.get(t, {}).get("df", 0)) + delta[t], "batch": batch, "vec": schema.ZERO}
-                for t in chunk
+                {
+                    **({"key": key} if hashed else {}),
+                    "term": t,
+                    "df": int(current.get(t, {}).get("df", 0)) + delta[t],
+                    "batch": batch,
+                    "vec": schema.ZERO,
+                }
+                for t, key in zip(chunk, keys, strict=True)
                 if int(current.get(t, {}).get("batch", -1)) < batch
             ]
             if updated:
@@ -323,8 +338,9 @@ class MilvusWriter:
         self.commits = [*self.commits, [self.batch, now_ms()]][-KEEP_COMMITS:]
         lexical = "bm25" if self.bm25 else "none"
         head = Head(self.set, self.batch, m, lexical, self.df_batch, self.previous_set, self.commits, self._data_ts())
+        head.df_key = self.df_key
         write_head(self.client, self.loc.prefix, head)  # the commit point
-        self._apply_df(self.names["df"], self.df_delta, self.batch)
+        self._apply_df(self.names["df"], self.df_delta, self.batch, self.df_key)
         self.df_delta = Counter()
         head.df_batch = self.df_batch = self.batch
         head.data_ts = self._data_ts()
