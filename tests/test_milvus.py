@@ -274,3 +274,58 @@ def test_engine_bm25_equals_a_one_shot_write_once_replaced_versions_are_purged(t
     with milvus.open_writer(parts, contract.manifest()) as w:
         w.commit()
     assert scores(parts) == scores(whole) != before
+
+
+def test_a_store_whose_df_is_keyed_by_the_word_still_reads_and_updates_idf(tmp_path):
+    """Sets written before the df collection was keyed by a hash of the word (Head.df_key "term") keep working: the
+    reader looks their words up by the word, a later writer updates them so."""
+    from pymilvus import DataType
+
+    from askbot.arabic import lexical_terms
+    from askbot.store import milvus
+    from askbot.store.milvus import commits, schema
+    from askbot.store.milvus.connection import connect, disconnect, parse
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_store_contract import item, manifest
+
+    location = f"milvus:{tmp_path}/old.db"
+    with milvus.open_writer(location, manifest()) as w:
+        w.upsert(*item("a1", "نص عن أسعار النفط. في بغداد اليوم"))
+        w.upsert(*item("a2", "أسعار الذهب. في الرباط"))
+        w.commit()
+    words = sorted({t for q in ("أسعار النفط", "الذهب بغداد") for t in lexical_terms(q) if "_" not in t})
+    reader = milvus.open_reader(location)
+    assert reader is not None
+    expected, head = reader.idf(words), reader.head
+    reader.close()
+    loc = parse(location)
+    client = connect(loc)  # the old layout: the word is the key
+    name = schema.set_names(loc.prefix, head.set)["df"]
+    rows = client.query(name, filter="key >= 0", output_fields=["term", "df", "batch"])
+    client.drop_collection(name)
+    d = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    d.add_field("term", DataType.VARCHAR, is_primary=True, max_length=schema.KEY_CHARS)
+    d.add_field("df", DataType.INT64)
+    d.add_field("batch", DataType.INT64)
+    d.add_field("vec", DataType.FLOAT_VECTOR, dim=schema.DUMMY_DIM)
+    schema._create(client, name, d, {})
+    schema.wait_loaded(client, [name])
+    client.insert(name, [{"term": r["term"], "df": r["df"], "batch": r["batch"], "vec": schema.ZERO} for r in rows])
+    head.df_key = "term"
+    commits.write_head(client, loc.prefix, head)
+    disconnect(client, loc)
+
+    reader = milvus.open_reader(location)
+    assert reader is not None and reader.head.df_key == "term"
+    assert reader.idf(words) == expected and min(expected.values()) < max(expected.values())
+    reader.close()
+    with milvus.open_writer(location, manifest()) as w:  # a later batch updates the word-keyed rows
+        w.upsert(*item("a3", "أسعار النفط ترتفع. كثيرا"))
+        w.commit()
+    reader = milvus.open_reader(location)
+    assert reader is not None
+    after = reader.idf(words)
+    reader.close()
+    oil = [t for t in lexical_terms("النفط") if "_" not in t][0]
+    assert after[oil] < expected[oil]  # one more passage holds it: a lower idf
