@@ -329,3 +329,45 @@ def test_a_store_whose_df_is_keyed_by_the_word_still_reads_and_updates_idf(tmp_p
     reader.close()
     oil = [t for t in lexical_terms("النفط") if "_" not in t][0]
     assert after[oil] < expected[oil]  # one more passage holds it: a lower idf
+
+
+def test_a_writer_skips_the_repair_after_a_clean_commit_and_not_after_a_begun_batch(tmp_path, monkeypatch):
+    """The head's ``started``: after a clean commit no later batch was begun, so the next writer skips the scans
+    for uncommitted rows; a batch begun and abandoned without its commit (a kill) is still undone."""
+    from askbot.store import milvus
+    from askbot.store.milvus import writer as milvus_writer
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_store_contract import item, manifest
+
+    scans: list[str] = []
+    rows = milvus_writer.MilvusWriter._rows
+
+    def recorded(self, collection, expr, fields):  # noqa: ANN001, ANN202
+        scans.append(expr)
+        return rows(self, collection, expr, fields)
+
+    monkeypatch.setattr(milvus_writer.MilvusWriter, "_rows", recorded)
+    location = f"milvus:{tmp_path}/kb.db"
+    with milvus.open_writer(location, manifest()) as w:
+        w.upsert(*item("a1"))
+        w.commit()
+    with milvus.open_writer(location, manifest()) as w:
+        assert not any("died >" in s for s in scans)  # nothing to undo: not scanned
+        w.upsert(*item("a1", "نص آخر للمقال. تغير كله"))  # replaces a1's rows (died = 2), then a2 is new
+        w.upsert(*item("a2"))
+        w._flush()
+        w.committed = True  # as if killed here: no commit, and no tidying on the way out
+    scans.clear()
+    with milvus.open_writer(location, manifest()) as w:
+        assert any("died >" in s for s in scans)  # the begun batch is undone
+        w.commit()
+    reader = milvus.open_reader(location)
+    assert reader is not None
+    try:
+        assert set(reader.content_hashes()) == {"a1"} and reader.verify() == []
+        assert [p.text for p in reader.passages(reader.passage_ids().tolist()).values()] == [
+            p.text for p in item("a1")[1]
+        ]
+    finally:
+        reader.close()

@@ -59,6 +59,10 @@ class Head:
     # before it visible: what Strong gives here) instead of Strong's newest timestamp, which waits for a time tick
     data_ts: int = 0
     df_key: str = "term"  # the df collection's key: "hash" (schema.term_key) or "term" (sets written before it)
+    # the last batch a writer began writing rows of (written before its first row): == batch, no row of a later
+    # batch exists and the next writer skips that repair; -1 for heads written before this field (repaired)
+    started: int = -1
+    purged: int = 0  # the rows replaced up to this batch are deleted for good (the next purge starts after it)
 
     def to_row(self) -> dict[str, Any]:
         body = {k: v for k, v in vars(self).items() if k != "manifest"}

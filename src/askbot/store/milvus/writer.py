@@ -1,11 +1,14 @@
 """Writing a Milvus store through the store interface (``StoreWriter``): batches that a ``head`` upsert commits.
 
 A writer takes the lease, then repairs what a killed writer left: rows of uncommitted batches (``born`` after the
-head) are deleted, rows they marked replaced (``died`` after the head) are marked alive again, document
-frequencies of the last commit are applied if the kill came between the commit and them, and rows replaced more
-than RETAIN_S ago are deleted for good. It then writes batch ``head + 1``: new rows ``born`` = batch, replaced
-rows re-written with ``died`` = batch. ``commit`` upserts the head row; ``checkpoint`` commits and goes on with the
-next batch. A rebuild writes a new set of collections and the commit flips ``head`` to it.
+head) are deleted, rows they marked replaced (``died`` after the head) are marked alive again, document frequencies
+of the last commit are applied if the kill came between the commit and them, and rows replaced more than RETAIN_S
+ago are deleted for good. Before its first row a writer records the batch it begins in the head (``started``;
+readers ignore it), so a head whose ``started`` is its own batch has nothing to undo and the next writer skips those
+scans (each a Strong read on a server); ``purged`` keeps the purge from repeating. It then writes batch ``head +
+1``: new rows ``born`` = batch, replaced rows re-written with ``died`` = batch. ``commit`` upserts the head row;
+``checkpoint`` commits and goes on with the next batch. A rebuild writes a new set of collections and the commit
+flips ``head`` to it.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class MilvusWriter:
         if head is not None:
             schema.ensure_loaded(self.client, list(schema.set_names(self.loc.prefix, head.set).values()))
         self._recover(head)
+        self.head = head  # the committed head (``started`` is written into it)
         self.rows: list[dict[str, Any]] = []
         self.article_rows: list[dict[str, Any]] = []
         self.df_delta: Counter[str] = Counter()
@@ -117,6 +121,7 @@ class MilvusWriter:
             self.previous_set, self.commits, self.df_batch = (head.set if head else None), [], 0
             self.data_ts = 0
             self.df_key = "hash"
+            self.purged = 0
         else:
             self._refuse_if_incompatible(head.manifest)
             self.set, self.bm25, self.batch = head.set, head.lexical == "bm25", head.batch + 1
@@ -126,6 +131,7 @@ class MilvusWriter:
             self.previous_set, self.commits, self.df_batch = head.previous_set, head.commits, head.df_batch
             self.data_ts = head.data_ts
             self.df_key = head.df_key
+            self.purged = head.purged
         self.names = schema.set_names(self.loc.prefix, self.set)
 
     def _refuse_if_incompatible(self, old: Manifest) -> None:
@@ -163,6 +169,8 @@ class MilvusWriter:
             return
         names, c = schema.set_names(self.loc.prefix, head.set), head.batch
         for kind, fields in (("passages", PASSAGE_OUT), ("articles", ARTICLE_OUT)):
+            if head.started == c:  # no writer began a batch after this commit: nothing to undo
+                break
             self.client.delete(names[kind], filter=f"born > {c}")
             revived = self._rows(names[kind], f"died > {c} and died < {schema.ALIVE}", fields)
             for start in range(0, len(revived), PAGE):
@@ -177,9 +185,10 @@ class MilvusWriter:
             head.df_batch = c
             write_head(self.client, self.loc.prefix, head)
         old = [b for b, t in head.commits if now_ms() - t > RETAIN_S * 1000]
-        if old:
+        if old and max(old) > head.purged:
             for kind in ("passages", "articles"):
                 self.client.delete(names[kind], filter=f"died <= {max(old)}")
+            head.purged = max(old)  # recorded by the next commit
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         it = self.client.query_iterator(collection, batch_size=PAGE, filter=expr, output_fields=fields)
@@ -282,7 +291,17 @@ class MilvusWriter:
         if len(self.rows) >= FLUSH_ROWS:
             self._flush()
 
+    def _mark_started(self) -> None:
+        """Record in the head that this batch is being written, before its first row (see the module docstring)."""
+        head = self.head
+        if head is None or head.set != self.set or head.started == self.batch:
+            return  # a new set: no reader reads it before its commit, and a failed one is dropped whole
+        head.started = self.batch
+        write_head(self.client, self.loc.prefix, head)
+
     def _flush(self) -> None:
+        if self.rows or self.article_rows:
+            self._mark_started()
         for kind, rows in (("articles", self.article_rows), ("passages", self.rows)):
             for start in range(0, len(rows), FLUSH_ROWS):
                 self.client.insert(self.names[kind], rows[start : start + FLUSH_ROWS])
@@ -290,6 +309,7 @@ class MilvusWriter:
 
     def _retire(self, article_ids: list[str]) -> None:
         """Mark the live rows of ``article_ids`` replaced by this batch (invisible once it commits)."""
+        self._mark_started()
         self._flush()
         expr = "article_id in [" + ",".join(schema.literal(a) for a in article_ids) + f"] and died == {schema.ALIVE}"
         passages = self._rows(self.names["passages"], expr, PASSAGE_OUT)
@@ -338,12 +358,12 @@ class MilvusWriter:
         self.commits = [*self.commits, [self.batch, now_ms()]][-KEEP_COMMITS:]
         lexical = "bm25" if self.bm25 else "none"
         head = Head(self.set, self.batch, m, lexical, self.df_batch, self.previous_set, self.commits, self._data_ts())
-        head.df_key = self.df_key
+        head.df_key, head.started, head.purged = self.df_key, self.batch, self.purged
         write_head(self.client, self.loc.prefix, head)  # the commit point
         self._apply_df(self.names["df"], self.df_delta, self.batch, self.df_key)
         self.df_delta = Counter()
         head.df_batch = self.df_batch = self.batch
         head.data_ts = self._data_ts()
         write_head(self.client, self.loc.prefix, head)
-        self.committed = True
+        self.committed, self.head = True, head
         return MilvusReader(self.client, self.loc, head).info()
