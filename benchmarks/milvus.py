@@ -176,9 +176,10 @@ def engine_pids(kind: str, hint: str) -> list[int]:
     return out
 
 
-def settle(uri: str, timeout_s: float = 900.0) -> float:
-    """Flush a server store's collections and wait until its dense index covers every row (a freshly built or
-    restarted server builds HNSW in the background, which would be timed with the questions); seconds waited."""
+def settle(uri: str, group: int, timeout_s: float = 900.0) -> float:
+    """Flush a server store's collections, wait until its dense index covers every row and the server's process
+    ``group`` is quiet (under 20% of a core over 5 s): a freshly built or restarted server compacts segments and
+    builds HNSW in the background, which would be timed with the questions; seconds waited."""
     from askbot.store.milvus.connection import connect, disconnect, parse
 
     started, loc = time.perf_counter(), parse(uri)
@@ -195,6 +196,12 @@ def settle(uri: str, timeout_s: float = 900.0) -> float:
             if int(d.get("indexed_rows", 0)) >= int(d.get("total_rows", 0)) > 0:
                 break
             time.sleep(2)
+        pids = engine_pids("server", str(group))
+        while time.perf_counter() - started < timeout_s:
+            before = process_cpu_s(pids)
+            time.sleep(5)
+            if process_cpu_s(pids) - before < 1.0:
+                break
     finally:
         disconnect(client, loc)
     return time.perf_counter() - started
@@ -304,13 +311,13 @@ def main() -> None:
                 c = cpu_s()
                 built[name] = (build(milvus.open_writer, server.uri, items), cpu_s() - c)
                 print(f"built {name} in {built[name][0]:.0f}s (client {built[name][1]:.0f} CPU s)", flush=True)
-                print(f"flushed and indexed in {settle(server.uri):.0f}s more", flush=True)
+                print(f"flushed and indexed in {settle(server.uri, server.proc.pid):.0f}s more", flush=True)
                 server.stop()
                 times_file.write_text(json.dumps(built))
             shutil.copytree(kept / "server", live / "server", ignore=shutil.ignore_patterns("server.out"))
             server = Standalone(live / "server", program)
             print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
-            print(f"its index complete after {settle(server.uri):.0f}s more", flush=True)
+            print(f"its index complete after {settle(server.uri, server.proc.pid):.0f}s more", flush=True)
             stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
         for name, _, reader_of, loc in stores:
             reader = reader_of(loc)
