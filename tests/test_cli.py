@@ -252,8 +252,10 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(built_index):
             # ran yet (CPython reports it as "init_import_site"), and the moment is tried again
             if "init_import_site" not in err:
                 break
-        # 130 when interrupted; 0 or 1 when the answer was already out before the signal (a loaded machine)
-        assert "Traceback" not in err and proc.returncode in (0, 1, 130), (delay, proc.returncode, err)
+        # 130 when interrupted; 0 or 1 when the answer was already out before the signal (a loaded machine); killed
+        # by SIGINT (-2, what a shell reports as 130) when it lands after main() returned, while the interpreter shuts
+        # down with the default handler back (seen in two suite runs: the answer was out, nothing printed after it)
+        assert "Traceback" not in err and proc.returncode in (0, 1, 130, -signal.SIGINT), (delay, proc.returncode, err)
     # deterministically: a Ctrl-C that lands while the command's modules still load
     starting = (
         "import sys; sys.argv = ['askbot']; import os, signal, askbot.cli; "
