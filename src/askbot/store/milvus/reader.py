@@ -101,7 +101,7 @@ class MilvusReader:
             it.close()
 
     def _lookup(self, kind: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Rows of ``kind`` (articles or df) by a filtered search (``schema.lookup``), at the snapshot's level."""
+        """Rows of ``kind`` by a filtered search (``schema.lookup``), at the snapshot's level."""
         return schema.lookup(self.client, self.names[kind], expr, fields, **self.level)
 
     def _where(self, allowed: np.ndarray | None) -> str:
@@ -261,17 +261,8 @@ class MilvusReader:
         if n == 0 or not terms:
             return dict.fromkeys(terms, 1.0)
         wanted = list(dict.fromkeys(terms))
-        df: dict[str, int] = {}
-        for start in range(0, len(wanted), SEARCH_LIMIT):
-            chunk = wanted[start : start + SEARCH_LIMIT]
-            if self.head.df_key == "hash":  # an integer key: several times cheaper to look up (schema.term_key)
-                expr = f"key in {schema.id_list([schema.term_key(t) for t in chunk])}"
-            else:
-                expr = "term in [" + ",".join(schema.literal(t) for t in chunk) + "]"
-            wanted_here = set(chunk)
-            rows = self._lookup("df", expr, ["term", "df"])
-            df.update((r["term"], int(r["df"])) for r in rows if r["term"] in wanted_here)  # a hash collision: not it
-        return {t: bm25_idf(n, df.get(t, 0)) for t in terms}
+        rows = schema.df_rows(self.client, self.names["df"], wanted, self.head.df_key, ["df"], **self.level)
+        return {t: bm25_idf(n, int(rows[t]["df"]) if t in rows else 0) for t in terms}
 
     def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
         ids = sorted(self.content_hashes())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from askbot.types import Filters
@@ -112,6 +113,25 @@ def lookup(client: MilvusClient, collection: str, expr: str, fields: list[str], 
         **level,
     )[0]
     return [h["entity"] for h in hits]
+
+
+def df_rows(
+    client: MilvusClient, collection: str, terms: Sequence[str], df_key: str, fields: list[str], **level: Any
+) -> dict[str, dict[str, Any]]:
+    """The rows of a df collection for ``terms``, by word, read with :func:`lookup` SEARCH_LIMIT words at a time.
+    ``df_key``: the collection's key, "hash" (:func:`term_key`, several times cheaper to look up; a row of another
+    word under the same hash is left out) or "term" (sets written before it)."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(terms), SEARCH_LIMIT):
+        chunk = terms[start : start + SEARCH_LIMIT]
+        if df_key == "hash":
+            expr = f"key in {id_list([term_key(t) for t in chunk])}"
+        else:
+            expr = "term in [" + ",".join(literal(t) for t in chunk) + "]"
+        wanted = set(chunk)
+        rows = lookup(client, collection, expr, ["term", *fields], **level)
+        out.update((r["term"], r) for r in rows if r["term"] in wanted)
+    return out
 
 
 def create_meta(client: MilvusClient, prefix: str) -> None:

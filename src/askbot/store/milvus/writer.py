@@ -32,7 +32,7 @@ from askbot.store.milvus.reader import PAGE, MilvusReader
 from askbot.types import Article, IndexInfo, Passage
 
 FLUSH_ROWS = 1000  # passage rows buffered before an insert
-DF_CHUNK = 16_384  # terms read (schema.lookup's limit) and upserted at once
+DF_CHUNK = 16_384  # document-frequency rows upserted at once
 PASSAGE_OUT = [
     "pid", "vec", "terms", "article_id", "source_key", "category_key", "published",
     "ordinal", "start_char", "end_char", "born", "died",
@@ -204,29 +204,20 @@ class MilvusWriter:
         """Add ``delta`` to the document frequencies, once: a term already at ``batch`` is skipped (a rerun).
         ``df_key``: the collection's key, "hash" (schema.term_key) or "term"."""
         terms = [t for t, d in delta.items() if d]
-        hashed = df_key == "hash"
-        for start in range(0, len(terms), DF_CHUNK):
-            chunk = terms[start : start + DF_CHUNK]
-            keys = [schema.term_key(t) for t in chunk]
-            if hashed:
-                expr = f"key in {schema.id_list(keys)}"
-                rows = schema.lookup(self.client, collection, expr, ["term", "df", "batch"])
-            else:
-                rows = self.client.query(collection, ids=chunk, output_fields=["term", "df", "batch"])
-            current = {r["term"]: r for r in rows}
-            updated = [
-                {
-                    **({"key": key} if hashed else {}),
-                    "term": t,
-                    "df": int(current.get(t, {}).get("df", 0)) + delta[t],
-                    "batch": batch,
-                    "vec": schema.ZERO,
-                }
-                for t, key in zip(chunk, keys, strict=True)
-                if int(current.get(t, {}).get("batch", -1)) < batch
-            ]
-            if updated:
-                self.client.upsert(collection, updated)
+        current = schema.df_rows(self.client, collection, terms, df_key, ["df", "batch"])
+        updated = [
+            {
+                **({"key": schema.term_key(t)} if df_key == "hash" else {}),
+                "term": t,
+                "df": int(current.get(t, {}).get("df", 0)) + delta[t],
+                "batch": batch,
+                "vec": schema.ZERO,
+            }
+            for t in terms
+            if int(current.get(t, {}).get("batch", -1)) < batch
+        ]
+        for start in range(0, len(updated), DF_CHUNK):
+            self.client.upsert(collection, updated[start : start + DF_CHUNK])
 
     # ---- the store interface -------------------------------------------------------------------------
     def status(self, article: Article) -> str:
