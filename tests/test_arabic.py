@@ -188,3 +188,22 @@ def test_tokens_are_normalized_and_never_empty(text: str) -> None:
 )
 def test_script_of(text: str, script: str) -> None:
     assert script_of(text) == script
+
+
+def test_remembered_results_are_fresh_and_equal_to_worked_ones() -> None:
+    """Short texts are answered from memory: what a caller does with a returned list never reaches the next
+    caller, and a text past the remembered length is worked out alike."""
+    sentence = "قال الرئيس إن 1200 حالة سجلت في فبراير. وأضاف أن العدد يرتفع!"
+    first = sentence.index(".") + 1
+    words = arabic.content_words(sentence)
+    words.append("ملوث")
+    spans = arabic.sentence_spans(sentence)
+    spans.clear()
+    assert "ملوث" not in arabic.content_words(sentence)
+    assert arabic.sentence_spans(sentence) == [(0, first), (first + 1, len(sentence))]
+    n = arabic.CACHED_CHARS // len(sentence) + 2
+    long_text = " ".join([sentence] * n)
+    assert len(long_text) > arabic.CACHED_CHARS
+    assert arabic.content_words(long_text) == arabic.content_words(sentence) * n
+    assert len(arabic.sentence_spans(long_text)) == 2 * n
+    assert arabic.normalize(long_text) == " ".join([arabic.normalize(sentence)] * n)

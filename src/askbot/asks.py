@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from askbot.arabic import normalize
+from askbot.arabic import normalize, remembered
 from askbot.ingest.dates import month_names
 
 NUMBER, DATE, PERSON, PLACE, OTHER = "number", "date", "person", "place", "other"
@@ -68,6 +68,7 @@ def asked_type(question: str) -> str:
     return OTHER
 
 
+@remembered  # the same sentences are asked again by each step of one answer
 def holds(text: str, question: str = "") -> Holds:
     """Whether ``text`` holds a number or a date, not counting those the question itself states."""
     folded = normalize(text)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from askbot.arabic import content_words, sentence_spans, tokens
+from askbot.arabic import content_words, remembered, sentence_spans, tokens
 from askbot.asks import holds
 
 SentenceScorer = Callable[[list[str]], np.ndarray]  # sentences -> similarity to the question
@@ -63,7 +63,12 @@ def coverage(idf: Mapping[str, float], words: set[str], power: float = 1.0) -> f
 
 def split(text: str) -> list[tuple[int, int]]:
     """Sentence spans that hold a word ("-----" rules never count); the whole text when there is none."""
-    return [(s, e) for s, e in sentence_spans(text) if tokens(text[s:e])] or [(0, len(text))]
+    return list(_split(text))
+
+
+@remembered  # the reranker, the marker and the evidence split the same passages
+def _split(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple((s, e) for s, e in sentence_spans(text) if tokens(text[s:e])) or ((0, len(text)),)
 
 
 def describe(
