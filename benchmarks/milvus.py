@@ -115,20 +115,6 @@ def add(open_writer, location, items: list[Item]) -> float:  # noqa: ANN001
     return time.perf_counter() - started
 
 
-def latency(reader, questions: list[str], method: str) -> tuple[float, float]:  # noqa: ANN001
-    rng = np.random.default_rng(7)
-    vectors = rng.normal(size=(len(questions) + 20, DIM)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    for i in range(20):
-        asking.ask(reader, None, questions[i % len(questions)], vector=vectors[-1 - i], method=method)
-    times = []
-    for q, v in zip(questions, vectors, strict=False):
-        t = time.perf_counter()
-        asking.ask(reader, None, q, vector=v, method=method)
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
-
-
 def xquad_questions(path: Path, n: int) -> list[str]:
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     qs = [qa["question"] for art in data for para in art["paragraphs"] for qa in para["qas"]]
@@ -238,6 +224,28 @@ def interleaved(stores: list[tuple[str, object, str, list[int]]], questions: lis
     }
 
 
+def opened(name: str, reader_of, loc, server_pid: int | None) -> tuple[str, object, str, list[int]]:  # noqa: ANN001
+    """(name, reader, method, engine pids) of one store: hybrid where the engine has BM25, else dense."""
+    reader = reader_of(loc)
+    method = "hybrid" if reader.info().backend != "milvus" else "dense"
+    if name.startswith("Milvus Lite"):
+        pids = engine_pids("lite", str(loc)[len("milvus:") :])
+    elif name.startswith("Milvus server") and server_pid is not None:
+        pids = engine_pids("server", str(server_pid))
+    else:
+        pids = []
+    return name, reader, method, pids
+
+
+def measured_alone(name: str, reader_of, loc, questions: list[str], server_pid: int | None) -> dict[str, float]:  # noqa: ANN001
+    """Warm questions on one store while no other store's reader (nor the Lite engine behind it) is open."""
+    store = opened(name, reader_of, loc, server_pid)
+    try:
+        return interleaved([store], questions)[name]
+    finally:
+        store[1].close()  # type: ignore[attr-defined]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--passages", type=int, default=100_000)
@@ -283,6 +291,7 @@ def main() -> None:
     ]
     server = None
     readers: list[tuple[str, object, str, list[int]]] = []
+    alone: dict[str, dict[str, float]] = {}
 
     def located(folder: Path, where: str) -> str | Path:
         return f"milvus:{folder / where}" if where.endswith(".db") else folder / where
@@ -297,6 +306,8 @@ def main() -> None:
             copy = shutil.copytree if (kept / str(where)).is_dir() else shutil.copy2
             copy(kept / str(where), live / str(where))
             stores[i] = (name, opener, reader_of, located(live, str(where)))
+        for name, _, reader_of, loc in stores:  # each alone, before the server starts: no other engine runs
+            alone[name] = measured_alone(name, reader_of, loc, questions, None)
         if args.server:  # started once the others are built (one server stage per machine at a time)
             sys.path.insert(0, str(ROOT / "tests"))
             from milvus_standalone import Standalone, launcher
@@ -319,25 +330,18 @@ def main() -> None:
             print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
             print(f"its index complete after {settle(server.uri, server.proc.pid):.0f}s more", flush=True)
             stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
+            alone[name] = measured_alone(name, milvus.open_reader, server.uri, questions, server.proc.pid)
         for name, _, reader_of, loc in stores:
-            reader = reader_of(loc)
-            method = "hybrid" if reader.info().backend != "milvus" else "dense"
-            pids = (
-                engine_pids("lite", str(loc)[len("milvus:") :])
-                if name.startswith("Milvus Lite")
-                else engine_pids("server", str(server.proc.pid))
-                if server is not None and name.startswith("Milvus server")
-                else []
-            )
-            readers.append((name, reader, method, pids))
-        latency = interleaved(readers, questions)
+            readers.append(opened(name, reader_of, loc, server.proc.pid if server is not None else None))
+        together = interleaved(readers, questions)
         rows = []
         for (name, opener, _, loc), (_, _, method, _) in zip(stores, readers, strict=True):
             added = add(opener, loc, newer)  # with the reader open, as in a serving kb (Lite keeps its engine up)
-            lat = latency[name]
+            lat, one = together[name], alone[name]
             rows.append(
-                f"| {name} | {built[name][0]:.0f} s | {method} | {lat['p50_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | "
-                f"{lat['client_cpu_ms']:.1f} + {lat['engine_cpu_ms']:.1f} ms | {added:.2f} s |"
+                f"| {name} | {built[name][0]:.0f} s | {method} | {one['p50_ms']:.1f} / {one['p95_ms']:.1f} ms | "
+                f"{one['client_cpu_ms']:.1f} + {one['engine_cpu_ms']:.1f} ms | {lat['p50_ms']:.1f} / "
+                f"{lat['p95_ms']:.1f} ms | {lat['client_cpu_ms']:.1f} + {lat['engine_cpu_ms']:.1f} ms | {added:.2f} s |"
             )
             print(rows[-1], flush=True)
         for _, reader, _, _ in readers:
@@ -355,10 +359,10 @@ def main() -> None:
         if server is not None:
             server.wipe()
     print(
-        "\n| store | build (stand-in vectors) | method | warm p50 | warm p95 | CPU a question (client + engine) "
-        "| add 100 articles |"
+        "\n| store | build (stand-in vectors) | method | alone: warm p50 / p95 | alone: CPU a question (client + "
+        "engine) | interleaved: p50 / p95 | interleaved: CPU | add 100 articles |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"whole run {time.perf_counter() - started:.0f} s wall, load average {os.getloadavg()}")
     if not args.work:
