@@ -9,11 +9,13 @@ Latency part: real ANT passages (askbot's chunking, approximate token counts) wi
 STAND-IN vectors (seeded random unit 384-d vectors): FLAT/exact search costs the same whatever the vectors hold,
 and no 100k embedding run is needed. Questions are XQuAD-ar's (real Arabic, for BM25) with stand-in query vectors.
 A "warm question" is ``asking.ask`` given the query vector (search + fetch + idf + compose, no encoding: that is
-the encoder's, the same for every store), after 20 warm-up questions, the stores taking turns question by
-question (the machine's load hits them alike); CPU per question is this process's (the client) plus the engine
-processes' (Milvus Lite's ``milvus`` process, the server's process group), read from /proc. Stores: vectors/
-(embedded), milvus-lite (milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense only there: it has
-no BM25; HNSW ef 512), started once the others are built.
+the encoder's, the same for every store), after 20 warm-up questions, timed twice: each store alone (no other
+engine up: the embedded and Lite stores before the server starts, the server once settled, with no other reader
+open), then the stores taking turns question by question (the machine's load hits them alike, and so does the
+other engines' background work: a restarted server compacts for minutes); CPU per question is this process's (the
+client) plus the engine processes' (Milvus Lite's ``milvus`` process, the server's process group), read from /proc.
+Stores: vectors/ (embedded), milvus-lite (milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense
+only there: it has no BM25; HNSW ef 512), started once the others are built.
 "Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed.
 Indexing rate: ``kb.add`` of --encoder-articles real articles with the real model into each store; the ratio is
 the time the encoder worked over the whole add (1.0 = writing costs nothing beyond encoding).
