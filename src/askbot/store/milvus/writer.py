@@ -5,10 +5,10 @@ head) are deleted, rows they marked replaced (``died`` after the head) are marke
 of the last commit are applied if the kill came between the commit and them, and rows replaced more than RETAIN_S
 ago are deleted for good. Before its first row a writer records the batch it begins in the head (``started``;
 readers ignore it), so a head whose ``started`` is its own batch has nothing to undo and the next writer skips those
-scans (each a Strong read on a server); ``purged`` keeps the purge from repeating. It then writes batch ``head +
-1``: new rows ``born`` = batch, replaced rows re-written with ``died`` = batch. ``commit`` upserts the head row;
-``checkpoint`` commits and goes on with the next batch. A rebuild writes a new set of collections and the commit
-flips ``head`` to it.
+scans (each a Strong read on a server); ``purged`` keeps the purge from repeating, and no delete is sent when no
+row died since (most commits only add articles). It then writes batch ``head + 1``: new rows ``born`` = batch,
+replaced rows re-written with ``died`` = batch. ``commit`` upserts the head row; ``checkpoint`` commits and goes on
+with the next batch. A rebuild writes a new set of collections and the commit flips ``head`` to it.
 """
 
 from __future__ import annotations
@@ -211,8 +211,15 @@ class MilvusWriter:
             write_head(self.client, self.loc.prefix, head)
         old = [b for b, t in head.commits if now_ms() - t > RETAIN_S * 1000]
         if old and max(old) > head.purged:
+            expr = f"died <= {max(old)}"
+            # rows die only in committed batches (an uncommitted one's are revived above), so the head's data
+            # timestamp shows them all, without Strong's wait for the server's next time tick
+            level = {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts} if head.data_ts else {}
             for kind in ("passages", "articles"):
-                self.client.delete(names[kind], filter=f"died <= {max(old)}")
+                # most commits replace nothing (an add of new articles): this look spares a delete by expression
+                # (a Strong read and the delete, ~0.2-0.4 s on the 2.3.5 server)
+                if self.client.query(names[kind], filter=expr, output_fields=["died"], limit=1, **level):
+                    self.client.delete(names[kind], filter=expr)
             head.purged = max(old)  # recorded by the next commit
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
