@@ -276,6 +276,53 @@ def test_engine_bm25_equals_a_one_shot_write_once_replaced_versions_are_purged(t
     assert scores(parts) == scores(whole) != before
 
 
+def test_replaced_rows_are_purged_and_no_purge_is_sent_when_nothing_was_replaced(tmp_path, monkeypatch):
+    """A writer deletes the rows replaced more than RETAIN_S ago (a delete by expression per collection, each a
+    Strong read and the delete, ~0.2-0.4 s on a server); after commits that only added articles nothing died, and it
+    sends none."""
+    from pymilvus import MilvusClient
+
+    from askbot.store import milvus
+    from askbot.store.milvus import writer as milvus_writer
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_store_contract import item, manifest
+
+    purges: list[str] = []
+    delete = MilvusClient.delete
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if str(kwargs.get("filter") or "").startswith("died <="):
+            purges.append(kwargs["filter"])
+        return delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(MilvusClient, "delete", spy)
+    monkeypatch.setattr(milvus_writer, "RETAIN_S", 0.0)  # every commit already old enough to purge
+    loc = f"milvus:{tmp_path}/kb.db"
+    edited = "نص جديد عن أسعار النفط في بغداد. والمنتخب فاز على نظيره."
+
+    def write(aid: str, text: str | None = None) -> None:
+        with milvus.open_writer(loc, manifest()) as w:
+            w.upsert(*item(aid, text))
+            w.commit()
+
+    write("a1")
+    write("a2")
+    write("a3")
+    assert purges == []  # only new articles: nothing died
+    write("a1", edited)  # a1's first version dies in batch 4
+    write("a2", None)  # unchanged, written again: its first version dies in batch 5; this writer purges batch 4
+    assert purges == ["died <= 4", "died <= 4"]
+    write("a4", "ارتفعت أسعار الذهب في الرباط. وتراجع النفط قليلا.")  # purges batch 5
+    write("a5", "فاز الفريق في المباراة. واحتفل الجمهور.")  # nothing died since
+    assert purges == ["died <= 4", "died <= 4", "died <= 5", "died <= 5"]
+    reader = milvus.open_reader(loc)
+    assert reader is not None and reader.verify() == []
+    assert set(reader.content_hashes()) == {"a1", "a2", "a3", "a4", "a5"}
+    assert reader.articles(["a1"])["a1"].text == edited and reader.info().passages == 10
+    reader.close()
+
+
 def test_a_store_whose_df_is_keyed_by_the_word_still_reads_and_updates_idf(tmp_path):
     """Sets written before the df collection was keyed by a hash of the word (Head.df_key "term") keep working: the
     reader looks their words up by the word, a later writer updates them so."""

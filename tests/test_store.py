@@ -287,7 +287,7 @@ def test_a_first_format_index_is_read_as_it_is_and_migrated_by_its_first_write(t
     write(new, *range(12))
     assert before == rankings(IndexReader.open(new), QUERIES)  # the stored weights score as the frequencies do
     with IndexWriter(old, manifest()) as w:
-        assert w.status(article(3)[0]) == "unchanged"
+        assert w.statuses([article(3)[0]]) == {"a3": "unchanged"}
         w.upsert(*with_terms(article(12)))
         w.commit()
     migrated = IndexReader.open(old)

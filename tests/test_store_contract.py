@@ -78,6 +78,7 @@ TEXTS = {
     "a3": "فاز المنتخب المغربي على نظيره الإسباني. واحتفل الجمهور في الرباط.",
 }
 META = {"a1": ("العالم", "politics", "2018-03-01"), "a2": ("BBC", "economy", "2018-05-10"), "a3": ("BBC", "sport", "")}
+A4 = "ارتفعت أسعار الذهب في الرباط. وتراجع النفط قليلا."
 
 
 def vector(seed: int) -> np.ndarray:
@@ -199,9 +200,8 @@ def test_update_replaces_and_remove_deletes(backend, tmp_path):
     write(backend, loc, "a1", "a2")
     with backend.open_writer(loc, manifest()) as w:
         edited = item("a1", "نص جديد كليا عن الاقتصاد. وجملة ثانية فيه.")
-        assert w.status(edited[0]) == "changed"
-        assert w.status(item("a2")[0]) == "unchanged"
-        assert w.status(item("a3")[0]) == "new"
+        asked = [edited[0], item("a2")[0], item("a3")[0]]
+        assert w.statuses(asked) == {"a1": "changed", "a2": "unchanged", "a3": "new"}
         w.upsert(*edited)
         assert w.remove(["a2", "nope"]) == ["a2"]
         w.commit()
@@ -214,6 +214,53 @@ def test_update_replaces_and_remove_deletes(backend, tmp_path):
     _, _, old_vectors, _ = item("a2")
     scores, ids = reader.dense_search(old_vectors[0], 5)
     assert len(ids) == 2 and max(scores) < 0.999  # a2's vectors are gone
+    assert reader.verify() == []
+
+
+def test_content_hashes_of_asked_articles(backend, tmp_path):
+    """An add asks for its own articles' hashes only: those indexed come back, the unknown are left out."""
+    loc = backend.location(tmp_path)
+    write(backend, loc, "a1", "a2", "a3")
+    edited = item("a2", "نص جديد كليا عن الاقتصاد. وجملة ثانية فيه.")[0]
+    before = reader_of(backend, loc)
+    with backend.open_writer(loc, manifest()) as w:
+        w.upsert(*item("a2", edited.text))
+        w.remove(["a3"])
+        w.commit()
+    reader = reader_of(backend, loc)
+    assert reader.content_hashes(["a2", "nope", "a1", "a3", "a2"]) == {
+        "a1": item("a1")[0].content_hash,
+        "a2": edited.content_hash,
+    }
+    assert reader.content_hashes([]) == {} and reader.content_hashes(["nope"]) == {}
+    assert reader.content_hashes(["a1", "a2"]) == reader.content_hashes()
+    assert before.content_hashes(["a2", "a3"]) == {"a2": item("a2")[0].content_hash, "a3": item("a3")[0].content_hash}
+
+
+def test_a_writer_not_asked_first_still_replaces_what_is_indexed(backend, tmp_path):
+    """upsert and remove without statuses() first, twice in one batch, and remove-then-upsert: no article is
+    duplicated or lost, and the counts stay those of what is live."""
+    loc = backend.location(tmp_path)
+    write(backend, loc, "a1", "a2", "a3")
+    a1 = "نص جديد عن أسعار النفط في بغداد. والمنتخب فاز على نظيره."
+    with backend.open_writer(loc, manifest()) as w:
+        w.upsert(*item("a1", "نص أول عن الاقتصاد. وجملة ثانية فيه."))
+        w.upsert(*item("a1", a1))  # twice in one batch: the second wins
+        w.upsert(*item("a4", A4))  # new
+        w.remove(["a2"])
+        w.upsert(*item("a2"))  # removed, then written again
+        w.upsert(*item("a3"))  # unchanged, written again
+        w.remove(["a3"])  # upserted, then removed in the same batch
+        assert w.statuses([item("a1", a1)[0], item("a3")[0]]) == {"a1": "unchanged", "a3": "new"}
+        w.commit()
+    reader = reader_of(backend, loc)
+    assert reader.content_hashes() == {
+        "a1": item("a1", a1)[0].content_hash,
+        "a2": item("a2")[0].content_hash,
+        "a4": item("a4", A4)[0].content_hash,
+    }
+    assert (reader.info().articles, reader.info().passages) == (3, 6) and len(reader.passage_ids()) == 6
+    assert reader.articles(["a1"])["a1"].text == a1
     assert reader.verify() == []
 
 
@@ -272,9 +319,6 @@ def test_passage_ids_lists_every_live_passage(backend, tmp_path):
     ids = reader.passage_ids()
     assert ids.tolist() == sorted(ids.tolist()) and len(ids) == reader.info().passages == 4
     assert {p.article_id for p in reader.passages(ids.tolist()).values()} == {"a1", "a3"}
-
-
-A4 = "ارتفعت أسعار الذهب في الرباط. وتراجع النفط قليلا."
 
 
 def test_many_commits_rank_exactly_like_one(backend, tmp_path, request):

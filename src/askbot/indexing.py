@@ -201,7 +201,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         articles = validated(items, mapping, report)
-        hashes = reader.content_hashes() if reader is not None and articles else None
+        hashes = reader.content_hashes(list(articles)) if reader is not None and articles else None
         if hashes is not None and all(hashes.get(a.id) == a.content_hash for a in articles.values()):
             report.unchanged.extend(articles)
         else:
@@ -214,8 +214,9 @@ class Indexer:
     ) -> None:
         with self.writer(rebuild) as writer:
             todo: list[Article] = []
+            statuses = writer.statuses(list(articles.values()))
             for article in articles.values():
-                status = writer.status(article)
+                status = statuses[article.id]
                 if status == "unchanged":
                     report.unchanged.append(article.id)
                     continue

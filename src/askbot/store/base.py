@@ -40,10 +40,14 @@ def facets_of(rows: Iterable[tuple[str, str, str]]) -> dict[str, object]:
     }
 
 
-def article_status(hashes: dict[str, str], article: Article) -> str:
-    """'new', 'changed' or 'unchanged': ``article`` against the content hashes of what is indexed."""
-    old = hashes.get(article.id)
-    return "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+def article_statuses(hashes: dict[str, str], articles: Sequence[Article]) -> dict[str, str]:
+    """Article id -> 'new', 'changed' or 'unchanged': each of ``articles`` against the content hashes of what is
+    indexed (``hashes`` holds at least theirs)."""
+    out = {}
+    for article in articles:
+        old = hashes.get(article.id)
+        out[article.id] = "new" if old is None else ("unchanged" if old == article.content_hash else "changed")
+    return out
 
 
 class StoreReader(Protocol):
@@ -59,7 +63,10 @@ class StoreReader(Protocol):
 
     def articles(self, ids: Sequence[str]) -> dict[str, Article]: ...
 
-    def content_hashes(self) -> dict[str, str]: ...
+    def content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Article id -> content hash of the indexed articles among ``ids`` (those not indexed are left out), or of
+        every indexed article when ``ids`` is None: an ``add`` asks for its own articles' only."""
+        ...
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None: ...
 
@@ -102,8 +109,9 @@ class StoreWriter(Protocol):
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
 
-    def status(self, article: Article) -> str:
-        """'new', 'changed' or 'unchanged' against what is indexed (by content hash)."""
+    def statuses(self, articles: Sequence[Article]) -> dict[str, str]:
+        """Article id -> 'new', 'changed' or 'unchanged' of each of ``articles``, against what is indexed now (by
+        content hash; this writer's own upserts and removals included)."""
         ...
 
     def upsert(

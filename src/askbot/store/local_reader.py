@@ -86,12 +86,14 @@ class IndexReader:
                     found.setdefault(article.id, article)
         return sorted(found.values(), key=lambda a: a.published, reverse=True)[:limit]
 
-    def content_hashes(self) -> dict[str, str]:
-        """Article id -> content hash of every indexed article (what ``add`` compares to skip unchanged ones)."""
+    def content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Article id -> content hash of the indexed articles among ``ids``, or of every one when None (what ``add``
+        compares to skip unchanged ones)."""
+        wanted = None if ids is None else list(dict.fromkeys(ids))
         out: dict[str, str] = {}
         for segment in self.segments:
             try:
-                hashes = metadata.article_hashes(segment.db)
+                hashes = metadata.article_hashes(segment.db, wanted)
             except (sqlite3.DatabaseError, ValueError) as exc:
                 where = segment.folder / "meta.sqlite"
                 raise IndexCorrupt(f"{where} is an unreadable SQLite database ({exc})") from exc

@@ -10,7 +10,7 @@ import numpy as np
 
 from askbot.store import current_generation, metadata, new_segment, sweep_generations
 from askbot.store import local_merges as merges
-from askbot.store.base import article_status
+from askbot.store.base import article_statuses
 from askbot.store.live_segments import MAX_SEGMENTS, Refs, close_all, describe, open_segments, publish
 from askbot.store.lock import WriterLock
 from askbot.store.manifest import Manifest
@@ -81,9 +81,9 @@ class IndexWriter:
         shutil.rmtree(self._new.folder, ignore_errors=True)
         self._new = None
 
-    def status(self, article: Article) -> str:
-        """'new', 'changed' or 'unchanged' relative to what is indexed."""
-        return article_status(self.hashes, article)
+    def statuses(self, articles: Sequence[Article]) -> dict[str, str]:
+        """Article id -> 'new', 'changed' or 'unchanged' relative to what is indexed."""
+        return article_statuses(self.hashes, articles)
 
     def upsert(
         self,

@@ -52,8 +52,16 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return con
 
 
-def article_hashes(con: sqlite3.Connection) -> dict[str, str]:
-    return dict(con.execute("SELECT id, hash FROM articles"))
+def article_hashes(con: sqlite3.Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
+    """Article id -> content hash of the articles among ``ids`` (every one when None)."""
+    if ids is None:
+        return dict(con.execute("SELECT id, hash FROM articles"))
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        marks = ",".join("?" * len(chunk))
+        out.update(con.execute(f"SELECT id, hash FROM articles WHERE id IN ({marks})", chunk))
+    return out
 
 
 def put_article(con: sqlite3.Connection, article: Article, passages: Sequence[Passage], pids: Sequence[int]) -> None:

@@ -98,6 +98,11 @@ def id_list(ids: list[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
+def text_list(texts: Sequence[str]) -> str:
+    """A Milvus expression list of string literals."""
+    return "[" + ",".join(literal(t) for t in texts) + "]"
+
+
 def lookup(client: MilvusClient, collection: str, expr: str, fields: list[str], **level: Any) -> list[dict[str, Any]]:
     """The rows of ``collection`` (articles or df: their ``vec`` is a FLAT-indexed dummy) matching ``expr``, at most
     SEARCH_LIMIT, read by a filtered search on that vector: Milvus Lite answers a query by key in ~15 ms at 100k
@@ -124,10 +129,8 @@ def df_rows(
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(terms), SEARCH_LIMIT):
         chunk = terms[start : start + SEARCH_LIMIT]
-        if df_key == "hash":
-            expr = f"key in {id_list([term_key(t) for t in chunk])}"
-        else:
-            expr = "term in [" + ",".join(literal(t) for t in chunk) + "]"
+        field, keys = ("key", id_list([term_key(t) for t in chunk])) if df_key == "hash" else ("term", text_list(chunk))
+        expr = f"{field} in {keys}"
         wanted = set(chunk)
         rows = lookup(client, collection, expr, ["term", *fields], **level)
         out.update((r["term"], r) for r in rows if r["term"] in wanted)
