@@ -16,7 +16,8 @@ other engines' background work: a restarted server compacts for minutes); CPU pe
 client) plus the engine processes' (Milvus Lite's ``milvus`` process, the server's process group), read from /proc.
 Stores: vectors/ (embedded), milvus-lite (milvus:PATH.db), and with --server the standalone Milvus 2.3.5 (dense
 only there: it has no BM25; HNSW ef 512), started once the others are built.
-"Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed.
+"Add 100": a writer opened on the 100k store, 100 more articles upserted (stand-in vectors), committed; in the
+store's alone phase, its reader open.
 Indexing rate: ``kb.add`` of --encoder-articles real articles with the real model into each store; the ratio is
 the time the encoder worked over the whole add (1.0 = writing costs nothing beyond encoding).
 With --work DIR the corpus and the three built stores are kept under DIR (``built/``) and a later run with the same
@@ -239,11 +240,19 @@ def opened(name: str, reader_of, loc, server_pid: int | None) -> tuple[str, obje
     return name, reader, method, pids
 
 
-def measured_alone(name: str, reader_of, loc, questions: list[str], server_pid: int | None) -> dict[str, float]:  # noqa: ANN001
-    """Warm questions on one store while no other store's reader (nor the Lite engine behind it) is open."""
+def measured_alone(
+    name: str,
+    stored: tuple[object, object, str | Path],
+    questions: list[str],
+    newer: list[Item],
+    server_pid: int | None,
+) -> tuple[dict[str, float], float]:
+    """Warm questions on one store while no other store's reader (nor the Lite engine behind it) is open, then
+    "add 100" with the reader still open, as in a serving kb (Lite keeps its engine up): (latency, add seconds)."""
+    opener, reader_of, loc = stored
     store = opened(name, reader_of, loc, server_pid)
     try:
-        return interleaved([store], questions)[name]
+        return interleaved([store], questions)[name], add(opener, loc, newer)
     finally:
         store[1].close()  # type: ignore[attr-defined]
 
@@ -293,7 +302,7 @@ def main() -> None:
     ]
     server = None
     readers: list[tuple[str, object, str, list[int]]] = []
-    alone: dict[str, dict[str, float]] = {}
+    alone: dict[str, tuple[dict[str, float], float]] = {}
 
     def located(folder: Path, where: str) -> str | Path:
         return f"milvus:{folder / where}" if where.endswith(".db") else folder / where
@@ -308,8 +317,8 @@ def main() -> None:
             copy = shutil.copytree if (kept / str(where)).is_dir() else shutil.copy2
             copy(kept / str(where), live / str(where))
             stores[i] = (name, opener, reader_of, located(live, str(where)))
-        for name, _, reader_of, loc in stores:  # each alone, before the server starts: no other engine runs
-            alone[name] = measured_alone(name, reader_of, loc, questions, None)
+        for name, opener, reader_of, loc in stores:  # each alone, before the server starts: no other engine runs
+            alone[name] = measured_alone(name, (opener, reader_of, loc), questions, newer, None)
         if args.server:  # started once the others are built (one server stage per machine at a time)
             sys.path.insert(0, str(ROOT / "tests"))
             from milvus_standalone import Standalone, launcher
@@ -332,14 +341,14 @@ def main() -> None:
             print(f"server started in {server.start(timeout_s=420):.0f}s", flush=True)
             print(f"its index complete after {settle(server.uri, server.proc.pid):.0f}s more", flush=True)
             stores.append((name, milvus.open_writer, milvus.open_reader, server.uri))
-            alone[name] = measured_alone(name, milvus.open_reader, server.uri, questions, server.proc.pid)
+            stored = (milvus.open_writer, milvus.open_reader, server.uri)
+            alone[name] = measured_alone(name, stored, questions, newer, server.proc.pid)
         for name, _, reader_of, loc in stores:
             readers.append(opened(name, reader_of, loc, server.proc.pid if server is not None else None))
         together = interleaved(readers, questions)
         rows = []
-        for (name, opener, _, loc), (_, _, method, _) in zip(stores, readers, strict=True):
-            added = add(opener, loc, newer)  # with the reader open, as in a serving kb (Lite keeps its engine up)
-            lat, one = together[name], alone[name]
+        for (name, *_), (_, _, method, _) in zip(stores, readers, strict=True):
+            lat, (one, added) = together[name], alone[name]
             rows.append(
                 f"| {name} | {built[name][0]:.0f} s | {method} | {one['p50_ms']:.1f} / {one['p95_ms']:.1f} ms | "
                 f"{one['client_cpu_ms']:.1f} + {one['engine_cpu_ms']:.1f} ms | {lat['p50_ms']:.1f} / "
