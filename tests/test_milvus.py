@@ -76,7 +76,7 @@ def test_adding_again_is_unchanged_and_remove_then_reopen(milvus_kb, store, corp
     assert SEED_ID not in [e.citation.article_id for e in answer.excerpts]
 
 
-def test_a_store_built_with_another_model_is_refused(store):
+def test_a_store_built_with_another_model_is_refused(milvus_kb, store):  # milvus_kb builds the store
     from askbot.store.manifest import Manifest
     from askbot.store.milvus import open_writer
 
