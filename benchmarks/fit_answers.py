@@ -116,8 +116,8 @@ def collect(args: argparse.Namespace) -> list[Case]:
                     print(f"{lang}: {len(questions)} questions encoded ({spent:.1f} CPU s)", file=sys.stderr)
                 reader = askbot.open(index).reader
                 assert reader is not None
-                found_all = [
-                    asking.retrieve(reader, None, q.question, depth=10, vector=v)
+                found_all = [  # English questions searched by their words' translations too, as kb.ask does
+                    asking.retrieve(reader, None, q.question, depth=10, vector=v, lexicon=kb.lexicon)
                     for q, v in zip(questions, vectors, strict=True)
                 ]
                 save_retrievals(saved, found_all)

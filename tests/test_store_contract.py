@@ -177,6 +177,24 @@ def test_lexical_search_scores_and_idf(backend, tmp_path):
     assert idf["محضر"] > 0
 
 
+def test_words_are_the_single_word_terms_by_passage_count(backend, tmp_path):
+    loc = backend.location(tmp_path)
+    write(backend, loc, "a1", "a2", "a3")
+    with backend.open_writer(loc, manifest()) as w:  # a second commit: its counts add to the first's
+        w.upsert(*item("a4", A4))
+        w.commit()
+    reader = reader_of(backend, loc)
+    df: dict[str, int] = {}
+    for aid in ("a1", "a2", "a3", "a4"):
+        for terms in item(aid, A4 if aid == "a4" else None)[3]:
+            for t in set(terms):
+                if "_" not in t:
+                    df[t] = df.get(t, 0) + 1
+    assert reader.words() == sorted(df)
+    assert reader.words(min_df=2) == sorted(t for t, n in df.items() if n >= 2)
+    assert "نفط" in reader.words(min_df=2) and "طهران" not in reader.words(min_df=2)
+
+
 def test_filters_select_articles(backend, tmp_path):
     loc = backend.location(tmp_path)
     write(backend, loc, "a1", "a2", "a3")

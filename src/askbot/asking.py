@@ -17,6 +17,7 @@ import numpy as np
 
 from askbot import arabic, rerank, when
 from askbot.answer import EVIDENCE_HITS, Question, build_excerpts, compose, shown_hits
+from askbot.lexicon import Lexicon
 from askbot.retrieval import search
 from askbot.sentences import SentenceScorer
 from askbot.store.base import StoreReader
@@ -107,8 +108,10 @@ def retrieve(
     filters: Filters | None = None,
     method: str = "hybrid",
     vector: np.ndarray | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Retrieval:
-    """Encode (unless ``vector`` is given), search ``depth`` hits deep and fetch their passages.
+    """Encode (unless ``vector`` is given), search ``depth`` hits deep and fetch their passages. A question in
+    another script than Arabic and Persian is searched lexically by its words' translations (``lexicon``).
 
     Every hit carries its dense cosine when there is a query vector, whatever ranked it (bm25 too): the
     not-found decision reads it."""
@@ -116,7 +119,10 @@ def retrieve(
     if vector is None and encoder is not None:
         vector = encoder.encode_queries([query_text(text)])[0]
     t1 = time.perf_counter()
-    hits = search(reader, text, vector, depth, filters=filters, method=method)
+    translated: list[str] = []
+    if lexicon is not None and method != "dense" and arabic.script_of(text) not in ("ar", "fa"):
+        translated = lexicon.translate(reader, text)
+    hits = search(reader, text, vector, depth, filters=filters, method=method, translated=translated)
     if vector is not None and any(h.dense is None for h in hits):
         cosines = reader.dense_scores(vector, np.asarray([h.passage_id for h in hits], np.int64))
         hits = [replace(h, dense=float(c)) if h.dense is None else h for h, c in zip(hits, cosines, strict=True)]
@@ -178,6 +184,7 @@ def ask(
     depth: int = 0,
     vector: np.ndarray | None = None,
     as_of: date | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Asked:
     """Answer one question. ``vector`` skips encoding; without an encoder only ``method="bm25"`` ranks, and the
     not-found decision has no cosine to read.
@@ -198,7 +205,8 @@ def ask(
     if period and period.recency and as_of and not (dated and dated.until):
         dated = replace(dated or Filters(), until=as_of.isoformat()[:10])  # nothing after the archive's "today"
     found = reranked(
-        retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector), method
+        retrieve(reader, encoder, searched, depth=depth, filters=dated, method=method, vector=vector, lexicon=lexicon),
+        method,
     )
     if period and period.recency:
         found = _newest_first(found, offset + k)
@@ -214,7 +222,8 @@ def ask(
         # then content: "ماذا أعلن تنظيم الدولة الإسلامية نفسه في عام 2014؟" asks of 2014, not of articles from it)
         again = found.vector if searched == text else None
         found = reranked(
-            retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again), method
+            retrieve(reader, encoder, text, depth=depth, filters=filters, method=method, vector=again, lexicon=lexicon),
+            method,
         )
         if period.recency:
             found = _newest_first(found, offset + k)
@@ -252,6 +261,7 @@ def ask_many(
     max_chars: int = 1000,
     depth: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    lexicon: Lexicon | None = None,
 ) -> list[Asked]:
     """:func:`ask` for each question, the questions encoded in batches (what ``askbot eval`` measures)."""
     out: list[Asked] = []
@@ -274,6 +284,7 @@ def ask_many(
                     max_chars=max_chars,
                     depth=depth,
                     vector=vectors.get(i),
+                    lexicon=lexicon,
                 )
             )
         if progress:

@@ -220,6 +220,7 @@ class Evaluator:
                 max_chars=kb.settings.max_question_chars,
                 depth=self.ks[-1],
                 progress=step,
+                lexicon=kb.lexicon,
             )
         return [
             self._score(question, by_method[method][i], method)

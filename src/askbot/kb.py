@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from askbot import asking, indexing
 from askbot.config import Settings
 from askbot.indexing import Indexer, IndexReport, Progress
+from askbot.lexicon import Lexicon
 from askbot.store import factory
 from askbot.store.base import StoreReader
 from askbot.store.reopening import ReopeningReader
@@ -45,6 +46,11 @@ class KnowledgeBase:
     @cached_property
     def encoder(self) -> Encoder:
         return indexing.load_index_encoder(self.settings, self.location)
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        """The index words nearest each word of a question in another language (askbot.lexicon)."""
+        return Lexicon(self.encoder, self.settings.cache_dir / "lexicon")
 
     @property
     def reader(self) -> StoreReader | None:
@@ -107,12 +113,24 @@ class KnowledgeBase:
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(
-            reader, encoder, question, k=k, offset=offset, filters=filters, method=method, max_chars=limit, as_of=as_of
+            reader,
+            encoder,
+            question,
+            k=k,
+            offset=offset,
+            filters=filters,
+            method=method,
+            max_chars=limit,
+            as_of=as_of,
+            lexicon=self.lexicon if encoder is not None else None,
         )
 
     def warm_up(self) -> None:
-        """Load the model and the index and answer one question, so the first real one is as fast as the rest."""
+        """Load the model and the index and answer one question, so the first real one is as fast as the rest; encode
+        the index words a question in another language is translated into (once per index and model: cached)."""
         self.ask("ما الخبر؟")
+        if (reader := self.reader) is not None:
+            self.lexicon.prepare(reader)
 
     def passage(self, passage_id: int) -> Excerpt | None:
         """The whole passage ``passage_id`` as an excerpt with its citation."""

@@ -90,6 +90,12 @@ class StoreReader(Protocol):
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]: ...
 
+    def words(self, min_df: int = 1) -> list[str]:
+        """The content words (single-word lexical terms) held by at least ``min_df`` passages, sorted: what a
+        question in another language is translated into (askbot.lexicon). A passage removed since the last
+        compaction may still count."""
+        ...
+
     def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
         """Every article with its passages, their vectors and lexical terms (a migration copies these as they are)."""
         ...

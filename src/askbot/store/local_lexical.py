@@ -10,6 +10,7 @@ import numpy as np
 from askbot.store import bm25
 from askbot.store.live_segments import EMPTY, top
 from askbot.store.segment import Searchable
+from askbot.store.vocabulary import StoredVocabulary
 
 
 class SegmentedLexical:
@@ -34,6 +35,26 @@ class SegmentedLexical:
         if self.n == 0:
             return dict.fromkeys(terms, 1.0)
         return self._idf(list(terms))
+
+    def words(self, min_df: int = 1) -> list[str]:
+        """The single-word terms held by at least ``min_df`` passages (counted before deletions: a passage removed
+        since the last compaction may still count), sorted."""
+        df: dict[str, int] = {}
+        for segment in self.segments:
+            lexical, matrix = segment.lexical, segment.lexical.matrix
+            if matrix is None:
+                continue
+            counts = np.diff(matrix.indptr)
+            vocab = lexical.vocab
+            pairs = (
+                vocab.words()
+                if isinstance(vocab, StoredVocabulary)
+                else [(t, i) for t, i in vocab.items() if "_" not in t]
+            )
+            for term, tid in pairs:
+                if tid < len(counts):
+                    df[term] = df.get(term, 0) + int(counts[tid])
+        return sorted(t for t, n in df.items() if n >= min_df)
 
     def _idf(self, terms: Sequence[str], ids: list[list[tuple[str, int]]] | None = None) -> dict[str, float]:
         """idf over all live passages; ``ids``: each segment's term ids of ``terms``, when already looked up."""

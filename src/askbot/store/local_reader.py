@@ -145,6 +145,9 @@ class IndexReader:
         """BM25 idf of each lexical term over all live passages (unseen terms get the rarest-term idf)."""
         return self._lexical.idf(terms)
 
+    def words(self, min_df: int = 1) -> list[str]:
+        return self._lexical.words(min_df)
+
     def iter_articles(self) -> Iterator[ArticleCopy]:
         """Every live article with its passages (by ordinal), their vectors and lexical terms: a copy to another
         backend needs no encoder. Segment by segment (one segment's vectors in memory at a time).

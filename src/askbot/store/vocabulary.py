@@ -47,6 +47,10 @@ class StoredVocabulary:
     def as_dict(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT term, id FROM terms"))
 
+    def words(self) -> list[tuple[str, int]]:
+        """(term, id) of the single words, word pairs ("a_b") left out."""
+        return self._db.execute("SELECT term, id FROM terms WHERE instr(term, '_') = 0").fetchall()
+
     def close(self) -> None:
         self._db.close()
 

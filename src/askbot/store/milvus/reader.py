@@ -274,6 +274,20 @@ class MilvusReader:
         rows = schema.df_rows(self.client, self.names["df"], wanted, self.head.df_key, ["df"], **self.level)
         return {t: bm25_idf(n, int(rows[t]["df"]) if t in rows else 0) for t in terms}
 
+    def words(self, min_df: int = 1) -> list[str]:
+        if self.head.manifest.passages == 0:
+            return []
+        it = self.client.query_iterator(
+            self.names["df"], batch_size=PAGE, filter=f"df >= {int(min_df)}", output_fields=["term"]
+        )
+        out: list[str] = []
+        try:
+            while page := it.next():
+                out += [r["term"] for r in page]
+        finally:
+            it.close()
+        return sorted(set(out))
+
     def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
         ids = sorted(self.content_hashes())
         fields = [*PASSAGE_FIELDS, "vec", "terms"]

@@ -1,0 +1,121 @@
+"""A question in another script -> the index's Arabic words for its words, so BM25 can help it too.
+
+An English question shares no word with Arabic passages, so hybrid retrieval used to rank it by dense alone. The
+encoder already places words of both languages in one space: "teacher" lands next to معلم, "Denver" next to دنفر,
+"population" next to سكان. So each content word of the question (digits excepted: they stand as they are in
+Arabic text) is looked up among the index's content words by cosine, and the nearest one joins the lexical query
+beside the question's own words. It is a bilingual lexicon induced from the encoder, nothing more: a word is
+sometimes mistranslated, which is why the lexical side weighs little against dense for such questions
+(askbot.retrieval.TRANSLATED_WEIGHT, chosen on the dev set with cross-validation: docs/evaluation.md).
+
+The vectors of the index's words are cached per model under ``cache_dir/lexicon/`` and only words not seen before
+are encoded (~1 ms each on the default model): the first such question on a new index pays for its vocabulary
+once, a question after an add for the new words only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from askbot.arabic import content_words
+
+MIN_DF = 3  # index words held by fewer passages are not translation targets (typos, one-off names)
+ENCODE_BATCH = 256
+
+
+class WordEncoder(Protocol):
+    fingerprint: str
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+class WordsReader(Protocol):
+    def words(self, min_df: int = 1) -> list[str]: ...
+
+
+class Lexicon:
+    """Nearest index word of each question word, by the encoder; word vectors cached in ``cache`` (a folder)."""
+
+    def __init__(self, encoder: WordEncoder, cache: Path | None = None) -> None:
+        self.encoder = encoder
+        self.path = cache / f"{encoder.fingerprint[:16]}.npz" if cache is not None else None
+        self._vectors: dict[str, np.ndarray] = {}  # every word encoded so far (fp16, unit length)
+        self._loaded = False
+        self._target: tuple[object, list[str], np.ndarray] | None = None  # (reader, its words, their vectors)
+        self._lock = threading.Lock()
+
+    def translate(self, reader: WordsReader, question: str) -> list[str]:
+        """The question's content words, each followed by the index word nearest to it (digits stand alone)."""
+        words = content_words(question)
+        asked = [w for w in dict.fromkeys(words) if not w.isdigit()]
+        if not asked:
+            return words
+        target, vectors = self._targets(reader)
+        if not target:
+            return words
+        nearest = dict(zip(asked, np.argmax(self._encode(asked) @ vectors.T, axis=1).tolist(), strict=True))
+        out: list[str] = []
+        for w in words:
+            out.append(w)
+            if w in nearest:
+                out.append(target[nearest[w]])
+        return out
+
+    def prepare(self, reader: WordsReader) -> int:
+        """Encode the index words not cached yet now (what a warm-up does), not at the next question; returns how
+        many words a question may be translated into."""
+        return len(self._targets(reader)[0])
+
+    def _targets(self, reader: WordsReader) -> tuple[list[str], np.ndarray]:
+        """The words of ``reader``'s index and their vectors (encoding the ones not cached yet)."""
+        with self._lock:
+            if self._target is not None and self._target[0] is reader:
+                return self._target[1], self._target[2]
+            words = [w for w in reader.words(MIN_DF) if not w.isdigit()]
+            self._load()
+            missing = [w for w in words if w not in self._vectors]
+            for start in range(0, len(missing), ENCODE_BATCH):
+                chunk = missing[start : start + ENCODE_BATCH]
+                self._vectors.update(zip(chunk, self._encode(chunk).astype(np.float16), strict=True))
+            if missing:
+                self._save()
+            dim = len(next(iter(self._vectors.values()))) if self._vectors else 0
+            vectors = np.stack([self._vectors[w] for w in words]).astype(np.float32) if words else np.zeros((0, dim))
+            self._target = (reader, words, vectors)
+            return words, vectors
+
+    def _encode(self, words: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.encoder.encode_queries(list(words)), np.float32)
+
+    def _load(self) -> None:
+        if self._loaded or self.path is None:
+            self._loaded = True
+            return
+        self._loaded = True
+        try:
+            with np.load(self.path, allow_pickle=False) as stored:
+                words, vectors = stored["words"].tolist(), stored["vectors"]
+        except (OSError, ValueError, KeyError):  # none yet, or unreadable: encode again
+            return
+        if len(words) == len(vectors):
+            self._vectors.update(zip(words, vectors, strict=True))
+
+    def _save(self) -> None:
+        """Write the cache atomically (a reader never sees half of it); a read-only cache folder is no error."""
+        if self.path is None:
+            return
+        words = list(self._vectors)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                np.savez(out, words=np.asarray(words), vectors=np.stack([self._vectors[w] for w in words]))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)

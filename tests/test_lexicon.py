@@ -1,0 +1,105 @@
+"""askbot.lexicon: an English question's words looked up among the index's Arabic words, with the real model."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+import askbot
+from askbot import lexicon
+from askbot.arabic import content_words
+from askbot.lexicon import Lexicon
+from askbot.retrieval import search
+
+
+class Counting:
+    """The real encoder, counting the words it is asked to encode."""
+
+    def __init__(self, encoder):
+        self.encoder, self.fingerprint, self.encoded = encoder, encoder.fingerprint, 0
+
+    def encode_queries(self, texts):
+        self.encoded += len(texts)
+        return self.encoder.encode_queries(texts)
+
+
+def targets(reader) -> set[str]:
+    """The index words a question word may become (digits are never translated)."""
+    return {w for w in reader.words(lexicon.MIN_DF) if not w.isdigit()}
+
+
+def test_names_and_words_find_their_arabic(kb, tmp_path):
+    words = Lexicon(kb.encoder, tmp_path).translate(kb.reader, "What did Iran and Iraq sign in Baghdad in 2023?")
+    assert words[:2] == ["iran", "ايران"] and words[2:4] == ["iraq", "عراق"]
+    assert "بغداد" in words and words[-1] == "2023"  # digits stand as they are in Arabic text
+    held = targets(kb.reader)
+    assert all(w in held for w in words[1:-1:2])
+
+
+def test_word_vectors_are_cached_and_only_new_words_encoded(kb, index_copy, tmp_path):
+    first = Counting(kb.encoder)
+    Lexicon(first, tmp_path).translate(kb.reader, "Shamkhani in Baghdad")
+    assert first.encoded == len(targets(kb.reader)) + 2
+    again = Counting(kb.encoder)
+    Lexicon(again, tmp_path).translate(kb.reader, "Shamkhani in Baghdad")
+    assert again.encoded == 2  # the question's two words; every index word came from the cache
+
+    grown = askbot.open(index_copy)
+    text = "أعلنت شركة زيلوفار للطاقة الشمسية عن مشروع جديد. " * 4
+    articles = [askbot.Article(id=f"z{i}", title="زيلوفار", text=f"{text} خبر رقم {i}.") for i in range(3)]
+    grown.add(articles)
+    later = Counting(kb.encoder)
+    out = Lexicon(later, tmp_path).translate(grown.reader, "Shamkhani in Baghdad")
+    new = targets(grown.reader) - targets(kb.reader)
+    assert "زيلوفار" in new and later.encoded == len(new) + 2
+    assert out[0] == "shamkhani"
+
+
+def test_a_damaged_cache_is_encoded_again(kb, tmp_path):
+    (tmp_path / f"{kb.encoder.fingerprint[:16]}.npz").write_bytes(b"\x00not a zip" * 10)
+    counting = Counting(kb.encoder)
+    words = Lexicon(counting, tmp_path).translate(kb.reader, "Baghdad")
+    assert "بغداد" in words and counting.encoded > 2
+
+
+def test_bm25_searches_an_english_question_by_its_translation(kb):
+    question = "Who signed the joint security protocol with Shamkhani?"
+    assert search(kb.reader, question, None, 5, method="bm25") == []  # no English word is in an Arabic passage
+    translated = kb.lexicon.translate(kb.reader, question)
+    hits = search(kb.reader, question, None, 5, method="bm25", translated=translated)
+    seed = {pid for pid, p in kb.reader.passages([h.passage_id for h in hits]).items() if "شمخاني" in p.text}
+    assert hits and hits[0].passage_id in seed
+    # the hits carry the BM25 of the question's own words (what the not-found model reads): none matched
+    assert all(h.lexical == 0.0 for h in hits)
+
+
+def test_arabic_and_persian_questions_are_not_translated(kb, monkeypatch):
+    calls = []
+    monkeypatch.setattr(Lexicon, "translate", lambda self, reader, q: calls.append(q) or [])
+    kb.ask("من وقع المحضر الامني المشترك مع شمخاني")
+    kb.ask("چه کسی صورتجلسه امنیتی مشترک را با شمخانی امضا کرد؟")
+    assert calls == []
+    kb.ask("Who signed the joint security protocol with Shamkhani?")
+    kb.ask("Who signed it?", method="dense")  # dense reads no words
+    assert calls == ["Who signed the joint security protocol with Shamkhani?"]
+
+
+def test_an_english_question_ranks_the_same_on_every_face(kb):
+    question = "Who signed the joint security protocol with Shamkhani?"
+    answer = kb.ask(question, k=3)
+    hits = kb.asked(question, k=3).hits
+    assert answer.found and answer.excerpts[0].passage_id == hits[0].passage_id
+    assert np.isfinite(answer.confidence)
+
+
+def test_warm_up_encodes_the_new_words_before_the_first_question(index_copy):
+    grown = askbot.open(index_copy)
+    letters = "بتثجحخدذرزسشصضطظعغفقكلمنهوي"
+    word = "".join(letters[b % len(letters)] for b in uuid.uuid4().bytes[:7])  # in no cache yet
+    grown.add([askbot.Article(id=f"w{i}", title=word, text=f"قال {word} إن الخبر صحيح. " * 3) for i in range(3)])
+    grown.warm_up()
+    counting = Counting(grown.encoder)
+    grown.lexicon.encoder = counting
+    grown.ask("What did the minister say?", k=1)
+    assert counting.encoded == len(content_words("What did the minister say?"))  # the question's words alone
