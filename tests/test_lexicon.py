@@ -57,10 +57,17 @@ def test_word_vectors_are_cached_and_only_new_words_encoded(kb, index_copy, tmp_
 
 
 def test_a_damaged_cache_is_encoded_again(kb, tmp_path):
-    (tmp_path / f"{kb.encoder.fingerprint[:16]}.npz").write_bytes(b"\x00not a zip" * 10)
     counting = Counting(kb.encoder)
+    assert Lexicon(counting, tmp_path).path is not None
+    Lexicon(counting, tmp_path).path.write_bytes(b"\x00not a zip" * 10)
     words = Lexicon(counting, tmp_path).translate(kb.reader, "Baghdad")
     assert "بغداد" in words and counting.encoded > 2
+
+
+def test_each_engine_of_a_model_has_its_own_cache(kb, tmp_path):
+    other = Counting(kb.encoder)
+    other.fingerprint += "+onnx-int8"  # another engine's vectors of the same weights: not to be mixed
+    assert Lexicon(other, tmp_path).path != Lexicon(kb.encoder, tmp_path).path
 
 
 def test_bm25_searches_an_english_question_by_its_translation(kb):
@@ -103,3 +110,15 @@ def test_warm_up_encodes_the_new_words_before_the_first_question(index_copy):
     grown.lexicon.encoder = counting
     grown.ask("What did the minister say?", k=1)
     assert counting.encoded == len(content_words("What did the minister say?"))  # the question's words alone
+
+
+def test_prepare_for_encodes_only_what_the_question_needs(index_copy, tmp_path):
+    grown = askbot.open(index_copy)
+    counting = Counting(grown.encoder)
+    grown.__dict__["lexicon"] = Lexicon(counting, tmp_path)  # an empty cache of its own
+    seen = []
+    grown.prepare_for("من وقع المحضر الامني المشترك مع شمخاني", progress=lambda done, total: seen.append(total))
+    grown.prepare_for("Who signed it?", method="dense", progress=lambda done, total: seen.append(total))
+    assert counting.encoded == 0 and seen == []  # Arabic, or dense: no word is translated
+    grown.prepare_for("Who signed it?", progress=lambda done, total: seen.append((done, total)))
+    assert counting.encoded == len(targets(grown.reader)) and seen[-1] == (counting.encoded, counting.encoded)

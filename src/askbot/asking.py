@@ -99,6 +99,12 @@ def query_text(text: str) -> str:
     return " ".join(arabic.strip_marks(text).split())
 
 
+def translates(text: str, method: str) -> bool:
+    """Whether ``text`` is searched lexically by its words' translations (askbot.lexicon): a question in another
+    script than the Arabic passages' and Persian (which shares their words), by a method that reads words."""
+    return method != "dense" and arabic.script_of(text) not in ("ar", "fa")
+
+
 def retrieve(
     reader: StoreReader,
     encoder: QueryEncoder | None,
@@ -119,9 +125,7 @@ def retrieve(
     if vector is None and encoder is not None:
         vector = encoder.encode_queries([query_text(text)])[0]
     t1 = time.perf_counter()
-    translated: list[str] = []
-    if lexicon is not None and method != "dense" and arabic.script_of(text) not in ("ar", "fa"):
-        translated = lexicon.translate(reader, text)
+    translated = lexicon.translate(reader, text) if lexicon is not None and translates(text, method) else []
     hits = search(reader, text, vector, depth, filters=filters, method=method, translated=translated)
     if vector is not None and any(h.dense is None for h in hits):
         cosines = reader.dense_scores(vector, np.asarray([h.passage_id for h in hits], np.int64))

@@ -212,6 +212,11 @@ def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
 def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace, filters: Filters | None) -> int:
     from askbot import present
 
+    update, close = progress_bar("English/other words -> index words (once)", unit="word")
+    try:
+        kb.prepare_for(question, args.method, update)
+    finally:
+        close()
     answer = kb.ask(question, args.k, filters=filters, method=args.method, as_of=args.as_of)
     if args.json:
         print(present.as_json(answer))
@@ -257,7 +262,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     kb = _kb(args)
     _ensure_built(kb)
     filters = _filters(args, kb)
-    kb.warm_up()
+    update, close = progress_bar("English/other words -> index words (once)", unit="word")
+    try:
+        kb.warm_up(update)
+    finally:
+        close()
     history = kb.settings.cache_dir / "chat_history"
     interactive = sys.stdin.isatty()
     if interactive:

@@ -13,6 +13,7 @@ from askbot import asking, indexing
 from askbot.config import Settings
 from askbot.indexing import Indexer, IndexReport, Progress
 from askbot.lexicon import Lexicon
+from askbot.lexicon import Progress as WordProgress
 from askbot.store import factory
 from askbot.store.base import StoreReader
 from askbot.store.reopening import ReopeningReader
@@ -125,12 +126,19 @@ class KnowledgeBase:
             lexicon=self.lexicon if encoder is not None else None,
         )
 
-    def warm_up(self) -> None:
+    def warm_up(self, progress: WordProgress | None = None) -> None:
         """Load the model and the index and answer one question, so the first real one is as fast as the rest; encode
         the index words a question in another language is translated into (once per index and model: cached)."""
         self.ask("ما الخبر؟")
         if (reader := self.reader) is not None:
-            self.lexicon.prepare(reader)
+            self.lexicon.prepare(reader, progress)
+
+    def prepare_for(self, question: str, method: str = "hybrid", progress: WordProgress | None = None) -> None:
+        """Encode now what answering ``question`` needs that is not cached yet: the index words a question in another
+        language is translated into (the first such question on an index: ~5 ms a word; ``progress(done, total)``).
+        Asking does it anyway; a face calls this first to show progress."""
+        if (reader := self.reader) is not None and asking.translates(question, method):
+            self.lexicon.prepare(reader, progress)
 
     def passage(self, passage_id: int) -> Excerpt | None:
         """The whole passage ``passage_id`` as an excerpt with its citation."""
