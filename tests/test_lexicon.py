@@ -7,7 +7,7 @@ import uuid
 import numpy as np
 
 import askbot
-from askbot import lexicon
+from askbot import asking, lexicon
 from askbot.arabic import content_words
 from askbot.lexicon import Lexicon
 from askbot.retrieval import search
@@ -77,8 +77,10 @@ def test_bm25_searches_an_english_question_by_its_translation(kb):
     hits = search(kb.reader, question, None, 5, method="bm25", translated=translated)
     seed = {pid for pid, p in kb.reader.passages([h.passage_id for h in hits]).items() if "شمخاني" in p.text}
     assert hits and hits[0].passage_id in seed
-    # the hits carry the BM25 of the question's own words (what the not-found model reads): none matched
-    assert all(h.lexical == 0.0 for h in hits)
+    # every later stage reads the question as its translations: their BM25 and idf
+    assert hits[0].lexical is not None and hits[0].lexical > 0
+    found = asking.retrieve(kb.reader, kb.encoder, question, depth=10, lexicon=kb.lexicon)
+    assert set(found.idf) <= set(translated) and "شمخان" in found.idf and "signed" not in found.idf
 
 
 def test_arabic_and_persian_questions_are_not_translated(kb, monkeypatch):

@@ -6,6 +6,7 @@ whose questions are encoded together), so the yardstick measures exactly what us
 
 from __future__ import annotations
 
+import math
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -88,7 +89,7 @@ class Retrieval:
     vector: np.ndarray | None
     hits: tuple[Hit, ...]
     retrieved: tuple[Retrieved, ...]  # the hits with their passages and articles, rank order
-    idf: dict[str, float]  # of the question's content words
+    idf: dict[str, float]  # of the question's content words (of their translations: askbot.lexicon)
     corpus_passages: int
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
 
@@ -103,6 +104,17 @@ def translates(text: str, method: str) -> bool:
     """Whether ``text`` is searched lexically by its words' translations (askbot.lexicon): a question in another
     script than the Arabic passages' and Persian (which shares their words), by a method that reads words."""
     return method != "dense" and arabic.script_of(text) not in ("ar", "fa")
+
+
+def question_idf(reader: StoreReader, text: str, translated: Sequence[str]) -> dict[str, float]:
+    """The weight of each of the question's content words; a translated question's are its translations (and those
+    of its own words the index holds: digits, names in Latin letters), what every later stage reads it as."""
+    if not translated:
+        return reader.idf(arabic.content_words(text))
+    idf = reader.idf(list(translated))
+    own = set(arabic.content_words(text))
+    unseen = math.log(1.0 + (reader.info().passages + 0.5) / 0.5)  # BM25's idf of a word no passage holds
+    return {t: w for t, w in idf.items() if t not in own or w < unseen - 1e-6}
 
 
 def retrieve(
@@ -132,7 +144,7 @@ def retrieve(
         hits = [replace(h, dense=float(c)) if h.dense is None else h for h, c in zip(hits, cosines, strict=True)]
     t2 = time.perf_counter()
     retrieved = fetch(reader, hits)
-    idf = reader.idf(arabic.content_words(text))
+    idf = question_idf(reader, text, translated)
     timings = {"encode": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "fetch": (time.perf_counter() - t2) * 1e3}
     return Retrieval(text, "", vector, tuple(hits), tuple(retrieved), idf, reader.info().passages, timings)
 

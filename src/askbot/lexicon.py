@@ -1,16 +1,19 @@
-"""A question in another script -> the index's Arabic words for its words, so BM25 can help it too.
+"""A question in another script -> the index's Arabic words for its words, so the lexical signals serve it too.
 
-An English question shares no word with Arabic passages, so hybrid retrieval used to rank it by dense alone. The
-encoder already places words of both languages in one space: "teacher" lands next to معلم, "Denver" next to دنفر,
-"population" next to سكان. So each content word of the question (digits excepted: they stand as they are in
-Arabic text) is looked up among the index's content words by cosine, and the nearest one joins the lexical query
-beside the question's own words. It is a bilingual lexicon induced from the encoder, nothing more: a word is
-sometimes mistranslated, which is why the lexical side weighs little against dense for such questions
-(askbot.retrieval.TRANSLATED_WEIGHT, chosen on the dev set with cross-validation: docs/evaluation.md).
+An English question shares no word with Arabic passages: hybrid retrieval ranked it by dense alone, and the
+sentence marker and the not-found decision had no word coverage to read. The encoder already places words of
+both languages in one space: "teacher" lands next to معلم, "Denver" next to دنفر, "population" next to سكان. So
+each content word of the question (digits excepted: they stand as they are in Arabic text) is looked up among the
+index's content words by cosine, and the nearest one stands beside it. Every later stage reads the question so:
+BM25 searches the translations (weighed little against dense: askbot.retrieval.TRANSLATED_WEIGHT), and their idf is
+what the reranker, the sentence marker and the not-found model weigh, each refitted on it (benchmarks/fit_answers.py,
+docs/evaluation.md). It is a bilingual lexicon induced from the encoder, nothing more: a word is sometimes
+mistranslated ("river" -> ريف), which the models, fitted on such translations, discount.
 
-The vectors of the index's words are cached per model under ``cache_dir/lexicon/`` and only words not seen before
-are encoded (~1 ms each on the default model): the first such question on a new index pays for its vocabulary
-once, a question after an add for the new words only.
+The vectors of the index's words are cached per model and engine under ``cache_dir/lexicon/``, and only words not
+seen before are encoded (~4 CPU ms each on the default model: ~15 s for the bundled seeds' 3,900 words, a few
+minutes for the whole news corpus). The first such question on an index pays for its vocabulary once (the CLI shows
+it; the bot and ``askbot chat`` do it while warming up), a question after an add for the new words only.
 """
 
 from __future__ import annotations

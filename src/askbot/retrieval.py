@@ -24,9 +24,9 @@ __all__ = ["METHODS", "Filters", "fuse", "fuse_scores", "search"]
 
 RRF_K = 60
 LEXICAL_WEIGHT = {"ar": 0.5, "fa": 0.25}  # any other script: 0 (dense only), unless its words are translated:
-# a question in another script whose words were translated into the index's (askbot.lexicon) weighs its lexical side
-# so: on the dev set's English questions hybrid R@5 0.840 -> 0.854, R@1 0.669 -> 0.699 (5 folds by article, every
-# fold chose 0.2; docs/evaluation.md)
+# a question whose words were translated into the index's (askbot.lexicon) weighs its lexical side so. On the dev
+# set's English questions, before reranking: hybrid R@5 0.840 -> 0.854, R@1 0.669 -> 0.699 (5 folds by article,
+# every fold chose 0.2 of 0, 0.05 ... 0.4; docs/evaluation.md)
 TRANSLATED_WEIGHT = 0.2
 METHODS = ("dense", "bm25", "hybrid", "hybrid-rrf")
 
@@ -79,10 +79,7 @@ def search(
 ) -> list[Hit]:
     """The top ``k`` passages for a question by ``method`` (dense, bm25 or hybrid); ``translated``: the lexical
     terms of a question in another script than the passages' (askbot.lexicon), searched instead of its own."""
-    hits = _search(reader, question, query_vector, k, filters, method, depth, translated)
-    if translated and method != "dense":
-        return _own_lexical(reader, question, hits, reader.allowed_ids(filters))
-    return hits
+    return _search(reader, question, query_vector, k, filters, method, depth, translated)
 
 
 def _search(
@@ -122,11 +119,3 @@ def _search(
     cand_dense = np.asarray([known[p] for p in candidates.tolist()], np.float32)
     cand_lexical = reader.lexical_scores(terms, candidates, allowed)
     return fuse_scores(candidates, cand_dense, cand_lexical, weight)[:k]
-
-
-def _own_lexical(reader: StoreReader, question: str, hits: list[Hit], allowed: np.ndarray | None) -> list[Hit]:
-    """``hits`` ranked with translated terms, each carrying the BM25 score of the question's own words, as an
-    untranslated search gives it: what the reranker and the not-found decision were fitted on."""
-    ids = np.asarray([h.passage_id for h in hits], np.int64)
-    own = reader.lexical_scores(lexical_terms(question), ids, allowed) if len(ids) else np.zeros(0, np.float32)
-    return [Hit(h.passage_id, h.score, h.dense, float(s)) for h, s in zip(hits, own, strict=True)]
