@@ -42,8 +42,14 @@ def test_questions_the_corpus_cannot_answer_are_not_found(kb, question):
     assert 0.0 <= a.confidence < 0.5
 
 
-def test_cli_json_library_and_telegram_say_the_same(kb, built_index):
-    question = "من وقّع المحضر الأمني المشترك مع شمخاني؟"
+@pytest.mark.parametrize(
+    "question",
+    [
+        "من وقّع المحضر الأمني المشترك مع شمخاني؟",
+        "Who signed the joint security protocol with Shamkhani?",  # read through its words' translations
+    ],
+)
+def test_cli_json_library_and_telegram_say_the_same(kb, built_index, question):
     lib = kb.ask(question, k=2)
     run = subprocess.run(
         [sys.executable, "-m", "askbot.cli", "ask", question, "-k", "2", "--json", "--index", str(built_index)],
