@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+import pytest
 
 import askbot
 from askbot import asking, lexicon
@@ -56,10 +57,14 @@ def test_word_vectors_are_cached_and_only_new_words_encoded(kb, index_copy, tmp_
     assert out[0] == "shamkhani"
 
 
-def test_a_damaged_cache_is_encoded_again(kb, tmp_path):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_cache_is_encoded_again(kb, tmp_path, damage):
+    path = Lexicon(kb.encoder, tmp_path).path
+    assert path is not None
+    Lexicon(kb.encoder, tmp_path).prepare(kb.reader)  # a whole cache file
+    whole = path.read_bytes()
+    path.write_bytes(b"\x00not a zip" * 10 if damage == "garbage" else whole[: len(whole) // 2])
     counting = Counting(kb.encoder)
-    assert Lexicon(counting, tmp_path).path is not None
-    Lexicon(counting, tmp_path).path.write_bytes(b"\x00not a zip" * 10)
     words = Lexicon(counting, tmp_path).translate(kb.reader, "Baghdad")
     assert "بغداد" in words and counting.encoded > 2
 

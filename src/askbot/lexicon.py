@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -133,9 +134,9 @@ class Lexicon:
         try:
             with np.load(self.path, allow_pickle=False) as stored:
                 words, vectors = stored["words"].tolist(), stored["vectors"]
-        except (OSError, ValueError, KeyError):  # none yet, or unreadable: encode again
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # none yet, or damaged: encode again
             return
-        if len(words) == len(vectors):
+        if len(words) == len(vectors) and vectors.ndim == 2:
             self._vectors.update(zip(words, vectors, strict=True))
 
     def _save(self) -> None:
