@@ -4,8 +4,9 @@
 too, turns each side into z-scores over the candidates and adds them, the lexical side weighted by the
 question's script: BM25 of an English question's own words over Arabic passages returns noise, so a question
 in another script is searched lexically by its words' translations (askbot.lexicon), weighed 0.2 against
-dense's 1 (on the dev set English R@5 0.840 -> 0.854 over dense alone); Persian ones weigh BM25 lower. Unlike reciprocal-rank fusion (``hybrid-rrf``, kept for comparison), a passage that
-stands far above the rest on one side keeps that margin, as with short questions of rare words.
+dense's 1 (on the dev set English R@5 0.840 -> 0.854 over dense alone); Persian ones weigh BM25 lower.
+Unlike reciprocal-rank fusion (``hybrid-rrf``, kept for comparison), a passage that stands far above the rest
+on one side keeps that margin, as with short questions of rare words.
 The weights were chosen on the XQuAD-ar dev yardstick (benchmarks/tune_fusion.py: z-scores with BM25
 at 0.5 beat min-max and RRF on R@5 and MRR there; stemming beat no stemming and stem+surface forms).
 """
