@@ -99,7 +99,7 @@ def test_arabic_and_persian_questions_are_not_translated(kb, monkeypatch):
     assert calls == ["Who signed the joint security protocol with Shamkhani?"]
 
 
-def test_an_english_question_ranks_the_same_on_every_face(kb):
+def test_an_english_answer_quotes_the_first_hit_it_was_composed_from(kb):
     question = "Who signed the joint security protocol with Shamkhani?"
     answer = kb.ask(question, k=3)
     hits = kb.asked(question, k=3).hits
