@@ -443,3 +443,24 @@ def test_the_suite_keeps_its_own_model_cache():
     if not os.environ.get("ASKBOT_TEST_CACHE"):
         assert cache == ROOT / ".cache" / "askbot"
     assert cache != Path.home() / ".cache" / "askbot" or os.environ.get("ASKBOT_TEST_CACHE")
+
+
+def test_ctrl_c_inside_a_c_extensions_start_is_an_interruption_too(monkeypatch, capsys):
+    from askbot import cli
+
+    def interrupted_import(argv):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:  # how onnxruntime's pybind11 module reports a Ctrl-C during its init
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(cli, "_run", interrupted_import)
+    assert cli.main(["ask", "x"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+    def missing(argv):
+        raise ImportError("No module named 'nosuch'")
+
+    monkeypatch.setattr(cli, "_run", missing)
+    with pytest.raises(ImportError):  # any other failed import is not hidden
+        cli.main(["ask", "x"])

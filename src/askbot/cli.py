@@ -474,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("\naskbot: interrupted")
         return EXIT_INTERRUPTED
+    except ImportError as exc:  # a Ctrl-C inside a C extension's initialization (onnxruntime's) arrives as this
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        _say("\naskbot: interrupted")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # askbot ask ... | head -1: the reader has gone; stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -137,7 +137,11 @@ class KnowledgeBase:
         """Encode now what answering ``question`` needs that is not cached yet: the index words a question in another
         language is translated into (the first such question on an index: ~5 ms a word; ``progress(done, total)``).
         Asking does it anyway; a face calls this first to show progress."""
-        if (reader := self.reader) is not None and asking.translates(question, method):
+        if not asking.translates(question, method) or self.is_empty:
+            return  # an Arabic question touches nothing here: the model keeps loading while the index opens
+        if "encoder" not in self.__dict__:
+            self.encoder.start_loading()  # in the background, while the index's words are read
+        if (reader := self.reader) is not None:
             self.lexicon.prepare(reader, progress)
 
     def passage(self, passage_id: int) -> Excerpt | None:
