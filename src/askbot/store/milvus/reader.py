@@ -17,7 +17,6 @@ from askbot.types import Article, Filters, IndexInfo, Passage
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-PAGE = 5000  # rows per query page
 SEARCH_LIMIT = schema.SEARCH_LIMIT
 ARTICLE_CACHE = 512
 LOCATED_CACHE = 20_000  # passages' places remembered from search results (a snapshot's never change)
@@ -63,11 +62,8 @@ class MilvusReader:
         self._located: dict[int, dict[str, Any]] = {}  # pid -> article_id, ordinal, offsets, from searches
         self._vectors: dict[int, np.ndarray] = {}  # pid -> vector, from lexical searches
         # read at the commit's data timestamp: all of it visible, no wait for the server's next time tick
-        self.level: dict[str, Any] = (
-            {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts}
-            if head.data_ts
-            else {"consistency_level": "Strong"}  # a head written before data_ts existed
-        )
+        # (Strong for a head written before data_ts existed)
+        self.level: dict[str, Any] = schema.read_at(head.data_ts) or {"consistency_level": "Strong"}
         self.search_params: dict[str, Any] = {"metric_type": "IP"}
         if loc.index == "HNSW":
             self.search_params["params"] = {"ef": schema.HNSW_EF}
@@ -91,14 +87,7 @@ class MilvusReader:
             if not many or len(rows) < SEARCH_LIMIT:
                 yield from rows
                 return
-        it = self.client.query_iterator(
-            self.names[kind], batch_size=PAGE, filter=f"({expr}) and {self.visible}", output_fields=fields
-        )
-        try:
-            while page := it.next():
-                yield from page
-        finally:
-            it.close()
+        yield from schema.pages(self.client, self.names[kind], f"({expr}) and {self.visible}", fields)
 
     def _lookup(self, kind: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         """Rows of ``kind`` by a filtered search (``schema.lookup``), at the snapshot's level."""
@@ -150,7 +139,7 @@ class MilvusReader:
         rows = [{"pid": i, **self._located[i]} for i in ids if i in self._located]
         if missing := [i for i in ids if i not in self._located]:
             expr = f"pid in {schema.id_list(missing)}"
-            rows += self._query("passages", expr, PASSAGE_FIELDS, many=len(missing) > PAGE)
+            rows += self._query("passages", expr, PASSAGE_FIELDS, many=len(missing) > schema.PAGE)
         articles = self.articles([r["article_id"] for r in rows])
         out = {}
         for r in rows:
@@ -241,7 +230,7 @@ class MilvusReader:
             missing = [i for i in missing if i not in scores]
         if missing:
             expr = f"pid in {schema.id_list(missing)}"
-            rows = self._query("passages", expr, ["pid", "vec"], many=len(missing) > PAGE)
+            rows = self._query("passages", expr, ["pid", "vec"], many=len(missing) > schema.PAGE)
             scores.update((int(r["pid"]), float(np.asarray(r["vec"], np.float32) @ query)) for r in rows)
         return np.asarray([scores.get(i, 0.0) for i in ids.tolist()], np.float32)
 
@@ -277,16 +266,9 @@ class MilvusReader:
     def words(self, min_df: int = 1) -> list[str]:
         if self.head.manifest.passages == 0:
             return []
-        it = self.client.query_iterator(
-            self.names["df"], batch_size=PAGE, filter=f"df >= {int(min_df)}", output_fields=["term"]
+        return sorted(
+            {r["term"] for r in schema.pages(self.client, self.names["df"], f"df >= {int(min_df)}", ["term"])}
         )
-        out: list[str] = []
-        try:
-            while page := it.next():
-                out += [r["term"] for r in page]
-        finally:
-            it.close()
-        return sorted(set(out))
 
     def iter_articles(self) -> Iterator[tuple[Article, list[Passage], np.ndarray, list[list[str]]]]:
         ids = sorted(self.content_hashes())

@@ -28,7 +28,7 @@ from askbot.store.manifest import IndexMismatch, Manifest
 from askbot.store.milvus import schema
 from askbot.store.milvus.commits import KEEP_COMMITS, RETAIN_S, Head, Lease, now_ms, read_head, write_head
 from askbot.store.milvus.connection import connect, disconnect, parse, server_version
-from askbot.store.milvus.reader import PAGE, MilvusReader
+from askbot.store.milvus.reader import MilvusReader
 from askbot.types import Article, IndexInfo, Passage
 
 FLUSH_ROWS = 1000  # passage rows buffered before an insert
@@ -198,8 +198,8 @@ class MilvusWriter:
                 break
             self.client.delete(names[kind], filter=f"born > {c}")
             revived = self._rows(names[kind], f"died > {c} and died < {schema.ALIVE}", fields)
-            for start in range(0, len(revived), PAGE):
-                page = revived[start : start + PAGE]
+            for start in range(0, len(revived), schema.PAGE):
+                page = revived[start : start + schema.PAGE]
                 self.client.upsert(names[kind], [{**r, "died": schema.ALIVE} for r in page])
         if head.df_batch < c:  # killed between the commit and its document frequencies
             delta: Counter[str] = Counter()
@@ -214,7 +214,7 @@ class MilvusWriter:
             expr = f"died <= {max(old)}"
             # rows die only in committed batches (an uncommitted one's are revived above), so the head's data
             # timestamp shows them all, without Strong's wait for the server's next time tick
-            level = {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts} if head.data_ts else {}
+            level = schema.read_at(head.data_ts)
             for kind in ("passages", "articles"):
                 # most commits replace nothing (an add of new articles): this look spares a delete by expression
                 # (a Strong read and the delete, ~0.2-0.4 s on the 2.3.5 server)
@@ -223,14 +223,7 @@ class MilvusWriter:
             head.purged = max(old)  # recorded by the next commit
 
     def _rows(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
-        it = self.client.query_iterator(collection, batch_size=PAGE, filter=expr, output_fields=fields)
-        rows: list[dict[str, Any]] = []
-        try:
-            while page := it.next():
-                rows.extend({f: r[f] for f in fields} for r in page)
-        finally:
-            it.close()
-        return rows
+        return [{f: r[f] for f in fields} for r in schema.pages(self.client, collection, expr, fields)]
 
     def _apply_df(self, collection: str, delta: Counter[str], batch: int, df_key: str, **level: Any) -> None:
         """Add ``delta`` to the document frequencies, once: a term already at ``batch`` is skipped (a rerun).
@@ -401,7 +394,7 @@ class MilvusWriter:
         # read at this process's last write to the set (rows of this batch were written or replaced, or df_delta
         # is empty): every df row written before it, by any writer, is visible there without Strong's wait for
         # the server's next time tick (~100-200 ms on Milvus 2.3)
-        level = {"consistency_level": "Customized", "guarantee_timestamp": head.data_ts} if head.data_ts else {}
+        level = schema.read_at(head.data_ts)
         self._apply_df(self.names["df"], self.df_delta, self.batch, self.df_key, **level)
         self.df_delta = Counter()
         head.df_batch = self.df_batch = self.batch
