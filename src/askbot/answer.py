@@ -20,7 +20,7 @@ from askbot.asks import DATE, NUMBER, answer_spans, asked_type
 from askbot.sentences import SentenceScorer
 from askbot.types import Answer, Article, Citation, Excerpt, Retrieved
 
-__all__ = ["NOT_FOUND", "SentenceScorer", "best_sentence", "build_excerpts", "collapse_duplicates", "compose"]
+__all__ = ["NOT_FOUND", "SentenceScorer", "best_sentence", "build_excerpts", "collapse_duplicates", "compose", "unseen"]
 
 # Share of distinct words two passages of different articles must have in common to count as one story.
 DUPLICATE_OVERLAP = 0.5
@@ -124,6 +124,11 @@ def build_excerpts(
     return out
 
 
+def unseen(weight: float, corpus_passages: int) -> bool:
+    """Whether ``weight`` is the BM25 idf of a word none of the ``corpus_passages`` holds (what the store gives it)."""
+    return weight >= math.log(1.0 + (corpus_passages + 0.5) / 0.5) - 1e-6
+
+
 def evidence(q: Question, retrieved: Sequence[Retrieved], first: Marked, corpus_passages: int) -> conf.Evidence:
     """What the confidence model reads of the first excerpt."""
     top = retrieved[0]
@@ -134,7 +139,6 @@ def evidence(q: Question, retrieved: Sequence[Retrieved], first: Marked, corpus_
     question_words = tokenize(q.text)
     pairs = set(zip(question_words, question_words[1:], strict=False))
     passage_pairs = set(zip(passage_tokens, passage_tokens[1:], strict=False))
-    rarest = math.log(1.0 + (corpus_passages + 0.5) / 0.5)  # the idf of a word no passage holds
     total_idf = sum(q.idf.values())
     return conf.Evidence(
         dense=dense[0],
@@ -142,7 +146,7 @@ def evidence(q: Question, retrieved: Sequence[Retrieved], first: Marked, corpus_
         passage_coverage=sentences.coverage(q.idf, passage_words),
         rare_coverage=sentences.coverage(q.idf, passage_words, power=2.0),
         sentence_coverage=first.coverage,
-        unseen=sum(w for w in q.idf.values() if w >= rarest - 1e-6) / total_idf if total_idf > 0 else 0.0,
+        unseen=sum(w for w in q.idf.values() if unseen(w, corpus_passages)) / total_idf if total_idf > 0 else 0.0,
         typed=q.asked in (NUMBER, DATE),
         holds_type=first.holds_type,
         sentence_probability=first.probability,

@@ -6,7 +6,6 @@ whose questions are encoded together), so the yardstick measures exactly what us
 
 from __future__ import annotations
 
-import math
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -17,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from askbot import arabic, rerank, when
-from askbot.answer import EVIDENCE_HITS, Question, build_excerpts, compose, shown_hits
+from askbot.answer import EVIDENCE_HITS, Question, build_excerpts, compose, shown_hits, unseen
 from askbot.lexicon import Lexicon
 from askbot.retrieval import search
 from askbot.sentences import SentenceScorer
@@ -106,15 +105,14 @@ def translates(text: str, method: str) -> bool:
     return method != "dense" and arabic.script_of(text) not in ("ar", "fa")
 
 
-def question_idf(reader: StoreReader, text: str, translated: Sequence[str]) -> dict[str, float]:
+def question_idf(reader: StoreReader, text: str, translated: Sequence[str], passages: int) -> dict[str, float]:
     """The weight of each of the question's content words; a translated question's are its translations (and those
-    of its own words the index holds: digits, names in Latin letters), what every later stage reads it as."""
+    of its own words the index, of ``passages`` passages, holds: digits, names in Latin letters), what every later
+    stage reads it as."""
     if not translated:
         return reader.idf(arabic.content_words(text))
-    idf = reader.idf(list(translated))
     own = set(arabic.content_words(text))
-    unseen = math.log(1.0 + (reader.info().passages + 0.5) / 0.5)  # BM25's idf of a word no passage holds
-    return {t: w for t, w in idf.items() if t not in own or w < unseen - 1e-6}
+    return {t: w for t, w in reader.idf(list(translated)).items() if t not in own or not unseen(w, passages)}
 
 
 def retrieve(
@@ -144,9 +142,10 @@ def retrieve(
         hits = [replace(h, dense=float(c)) if h.dense is None else h for h, c in zip(hits, cosines, strict=True)]
     t2 = time.perf_counter()
     retrieved = fetch(reader, hits)
-    idf = question_idf(reader, text, translated)
+    passages = reader.info().passages
+    idf = question_idf(reader, text, translated, passages)
     timings = {"encode": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "fetch": (time.perf_counter() - t2) * 1e3}
-    return Retrieval(text, "", vector, tuple(hits), tuple(retrieved), idf, reader.info().passages, timings)
+    return Retrieval(text, "", vector, tuple(hits), tuple(retrieved), idf, passages, timings)
 
 
 def reordered(found: Retrieval, retrieved: Sequence[Retrieved]) -> Retrieval:
