@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING  # noqa: E402
 from askbot.config import MAX_TOP_K, Settings  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from askbot.indexing import Progress
     from askbot.kb import KnowledgeBase
     from askbot.retrieval import Filters
 
@@ -209,14 +212,21 @@ def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
     return f if f else None
 
 
+@contextlib.contextmanager
+def _word_bar() -> Iterator[Progress]:
+    """A bar for the one-time encoding of the index's words (askbot.lexicon); shown only if there are any."""
+    update, close = progress_bar("English/other words -> index words (once)", unit="word")
+    try:
+        yield update
+    finally:
+        close()
+
+
 def _print_answer(kb: KnowledgeBase, question: str, args: argparse.Namespace, filters: Filters | None) -> int:
     from askbot import present
 
-    update, close = progress_bar("English/other words -> index words (once)", unit="word")
-    try:
+    with _word_bar() as update:
         kb.prepare_for(question, args.method, update)
-    finally:
-        close()
     answer = kb.ask(question, args.k, filters=filters, method=args.method, as_of=args.as_of)
     if args.json:
         print(present.as_json(answer))
@@ -262,11 +272,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     kb = _kb(args)
     _ensure_built(kb)
     filters = _filters(args, kb)
-    update, close = progress_bar("English/other words -> index words (once)", unit="word")
-    try:
+    with _word_bar() as update:
         kb.warm_up(update)
-    finally:
-        close()
     history = kb.settings.cache_dir / "chat_history"
     interactive = sys.stdin.isatty()
     if interactive:

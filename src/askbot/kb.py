@@ -109,8 +109,8 @@ class KnowledgeBase:
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
         "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
-        if "encoder" not in self.__dict__ and question.strip() and not self.is_empty:  # not loaded yet
-            self.encoder.start_loading()  # the model loads while the index opens
+        if question.strip():
+            self._load_model_early()
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(
@@ -137,12 +137,17 @@ class KnowledgeBase:
         """Encode now what answering ``question`` needs that is not cached yet: the index words a question in another
         language is translated into (the first such question on an index: ~5 ms a word; ``progress(done, total)``).
         Asking does it anyway; a face calls this first to show progress."""
-        if not asking.translates(question, method) or self.is_empty:
-            return  # an Arabic question touches nothing here: the model keeps loading while the index opens
-        if "encoder" not in self.__dict__:
-            self.encoder.start_loading()  # in the background, while the index's words are read
+        if not asking.translates(question, method):
+            return  # an Arabic question touches nothing here: the model loads while the index opens, when asked
+        self._load_model_early()
         if (reader := self.reader) is not None:
             self.lexicon.prepare(reader, progress)
+
+    def _load_model_early(self) -> None:
+        """Start loading the model in the background, unless it is loaded or there is nothing to search: the index
+        opens meanwhile."""
+        if "encoder" not in self.__dict__ and not self.is_empty:
+            self.encoder.start_loading()
 
     def passage(self, passage_id: int) -> Excerpt | None:
         """The whole passage ``passage_id`` as an excerpt with its citation."""
