@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from askbot.store.manifest import IndexCorrupt
 from askbot.types import Article, Passage
@@ -52,16 +53,26 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return con
 
 
+IN_CHUNK = 500  # keys bound in one ``IN (...)``: well under SQLite's variable limit
+
+
+def rows_in(con: sqlite3.Connection, sql: str, keys: Sequence[object]) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql``, whose ``{marks}`` stands for the keys' placeholders, for all ``keys``, IN_CHUNK at a
+    time."""
+    for i in range(0, len(keys), IN_CHUNK):
+        chunk = list(keys[i : i + IN_CHUNK])
+        yield from con.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+
+def _ints(ids: Sequence[int]) -> list[int]:
+    return [int(i) for i in ids]  # numpy integers are no SQLite parameters
+
+
 def article_hashes(con: sqlite3.Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
     """Article id -> content hash of the articles among ``ids`` (every one when None)."""
     if ids is None:
         return dict(con.execute("SELECT id, hash FROM articles"))
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        marks = ",".join("?" * len(chunk))
-        out.update(con.execute(f"SELECT id, hash FROM articles WHERE id IN ({marks})", chunk))
-    return out
+    return dict(rows_in(con, "SELECT id, hash FROM articles WHERE id IN ({marks})", ids))
 
 
 def put_article(con: sqlite3.Connection, article: Article, passages: Sequence[Passage], pids: Sequence[int]) -> None:
@@ -104,31 +115,17 @@ def get_article(con: sqlite3.Connection, article_id: str) -> Article | None:
 
 def get_passages(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, tuple[str, int, int, int]]:
     """pid -> (article_id, ordinal, start, end) for the pids that exist."""
-    out: dict[int, tuple[str, int, int, int]] = {}
-    for i in range(0, len(pids), 500):
-        chunk = [int(p) for p in pids[i : i + 500]]
-        marks = ",".join("?" * len(chunk))
-        for pid, aid, ordinal, start, end in con.execute(
-            f'SELECT pid, article_id, ordinal, start, "end" FROM passages WHERE pid IN ({marks})', chunk
-        ):
-            out[pid] = (aid, ordinal, start, end)
-    return out
+    sql = 'SELECT pid, article_id, ordinal, start, "end" FROM passages WHERE pid IN ({marks})'
+    return {pid: (aid, ordinal, start, end) for pid, aid, ordinal, start, end in rows_in(con, sql, _ints(pids))}
 
 
 def passage_texts(con: sqlite3.Connection, pids: Sequence[int]) -> dict[int, str]:
     """pid -> the passage's text, cut from its article's text in SQLite."""
-    out: dict[int, str] = {}
-    for i in range(0, len(pids), 500):
-        chunk = [int(p) for p in pids[i : i + 500]]
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            con.execute(
-                'SELECT p.pid, substr(a.text, p.start + 1, p."end" - p.start) FROM passages p '
-                f"JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})",
-                chunk,
-            )
-        )
-    return out
+    sql = (
+        'SELECT p.pid, substr(a.text, p.start + 1, p."end" - p.start) FROM passages p '
+        "JOIN articles a ON a.id = p.article_id WHERE p.pid IN ({marks})"
+    )
+    return dict(rows_in(con, sql, _ints(pids)))
 
 
 def filtered_pids(
@@ -191,12 +188,7 @@ def titles(con: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, str
 
 
 def pids_of_articles(con: sqlite3.Connection, article_ids: Sequence[str]) -> list[int]:
-    out: list[int] = []
-    for i in range(0, len(article_ids), 500):
-        chunk = list(article_ids[i : i + 500])
-        marks = ",".join("?" * len(chunk))
-        out.extend(pid for (pid,) in con.execute(f"SELECT pid FROM passages WHERE article_id IN ({marks})", chunk))
-    return out
+    return [pid for (pid,) in rows_in(con, "SELECT pid FROM passages WHERE article_id IN ({marks})", article_ids)]
 
 
 def copy_articles(source: sqlite3.Connection, target: sqlite3.Connection, exclude: Iterable[str] = ()) -> None:

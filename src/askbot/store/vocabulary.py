@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from askbot.store.metadata import rows_in
+
 VOCAB = "vocab.sqlite"
 
 
@@ -25,12 +27,7 @@ class StoredVocabulary:
 
     def ids_of(self, terms: list[str]) -> dict[str, int]:
         """Term -> id of those of ``terms`` held, in one query (a question's dozen terms, in each segment)."""
-        out: dict[str, int] = {}
-        for i in range(0, len(terms), 500):
-            chunk = terms[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(self._db.execute(f"SELECT term, id FROM terms WHERE term IN ({marks})", chunk))
-        return out
+        return dict(rows_in(self._db, "SELECT term, id FROM terms WHERE term IN ({marks})", terms))
 
     def __contains__(self, term: object) -> bool:
         return isinstance(term, str) and self.get(term) is not None
