@@ -3,7 +3,7 @@ articles to it, and (with --encoder-articles) the indexing rate against the raw 
 
 Usage:
     python benchmarks/milvus.py [--passages 100000] [--questions 200] [--server] [--encoder-articles 100]
-                                [--news /work/shared/data/news/ant-v2.1.jsonl.gz] [--xquad .../xquad.ar.json]
+                                [--news ../shared/data/news/ant-v2.1.jsonl.gz] [--xquad .../xquad.ar.json]
 
 Latency part: real ANT passages (askbot's chunking, approximate token counts) with their real lexical terms, and
 STAND-IN vectors (seeded random unit 384-d vectors): FLAT/exact search costs the same whatever the vectors hold,
@@ -54,6 +54,7 @@ from askbot.types import Article, Passage  # noqa: E402
 
 DIM = 384
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the clone
 
 
 def cpu_s() -> float:
@@ -261,8 +262,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--questions", type=int, default=200)
-    ap.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
-    ap.add_argument("--xquad", type=Path, default=Path("/work/shared/data/xquad-ar/xquad.ar.json"))
+    ap.add_argument("--news", type=Path, default=SHARED / "news" / "ant-v2.1.jsonl.gz")
+    ap.add_argument("--xquad", type=Path, default=SHARED / "xquad-ar" / "xquad.ar.json")
     ap.add_argument("--server", action="store_true", help="also the standalone Milvus 2.3.5 (.ci/milvus-server.sh)")
     ap.add_argument("--encoder-articles", type=int, default=0, help="indexing rate with the real model on N articles")
     ap.add_argument("--work", type=Path, default=None)

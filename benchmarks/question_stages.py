@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
+XQUAD = ROOT.parent / "shared" / "data" / "xquad-ar" / "xquad.ar.json"  # ../shared beside the clone
 
 CHILD = r"""
 import json, os, sys, time

@@ -127,10 +127,10 @@ class Lexicon:
         return np.asarray(self.encoder.encode_queries(list(words)), np.float32)
 
     def _load(self) -> None:
-        if self._loaded or self.path is None:
-            self._loaded = True
+        """The cached vectors, read once (when there is a cache)."""
+        loaded, self._loaded = self._loaded, True
+        if loaded or self.path is None:
             return
-        self._loaded = True
         try:
             with np.load(self.path, allow_pickle=False) as stored:
                 words, vectors = stored["words"].tolist(), stored["vectors"]
