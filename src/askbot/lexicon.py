@@ -24,12 +24,14 @@ import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import faiss
 import numpy as np
 
 from askbot.arabic import content_words
+
+if TYPE_CHECKING:
+    import faiss
 
 MIN_DF = 3  # index words held by fewer passages are not translation targets (typos, one-off names)
 ENCODE_BATCH = 256
@@ -113,6 +115,8 @@ class Lexicon:
                     progress(start + len(chunk), len(missing))
             if missing:
                 self._save()
+            import faiss  # not at import: askbot.kb loads without it until an index is searched
+
             dim = len(next(iter(self._vectors.values()))) if self._vectors else 1
             # fp16, as cached: exact for these vectors, half the bytes a question reads (~9 ms at 50k words)
             index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
