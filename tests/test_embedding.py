@@ -414,3 +414,18 @@ def test_an_engine_loading_in_the_background_is_loaded_once_and_awaited() -> Non
     failing.start_loading()  # the background failure is silent; the caller's own load raises it
     with pytest.raises(OSError, match="unreadable"):
         failing._engine()
+
+
+def test_a_build_that_would_not_fit_on_the_disk_is_refused_before_it_writes(tmp_path: Path) -> None:
+    """A full disk stops the model's first build up front, with what it needs and what is free, rather than as
+    "No space left on device" from a write halfway through the build."""
+    import errno
+
+    folder, started = tmp_path / "models" / "e5", []
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(cache.CacheFull) as refused:
+        cache.build_once(folder, lambda f: f.is_dir(), started.append, {}, need=free + 2**40)
+    assert refused.value.errno == errno.ENOSPC and started == []
+    assert "MB free in" in str(refused.value) and "ASKBOT_CACHE_DIR" in str(refused.value)
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".e5.lock"]  # nothing half built
+    assert cache.build_once(folder, lambda f: (f / "w").is_file(), lambda t: (t / "w").write_text("w"), {}, need=1)

