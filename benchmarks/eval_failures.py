@@ -1,4 +1,12 @@
-"""Why `askbot eval` missed: sort each method's misses by what outranked the gold paragraph, with examples."""
+"""Why `askbot eval` missed: sort each method's misses by what outranked the gold paragraph, with examples; and the
+ceilings the first passage sets on what the answer metrics can reach.
+
+    python benchmarks/eval_failures.py DETAILS.jsonl ../shared/data/xquad-ar/xquad.ar.json --index DIR
+
+answer@sentence reads the marked sentence of the first excerpt and counts "not found" as a miss, so it can reach
+neither the share of questions whose first passage holds a gold answer, nor, at a given not-found decision, the
+share of those that are also answered.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +38,25 @@ def kind_of(winner: str, gold: str, topics: dict[str, str]) -> str:
     return "sibling paragraph (same XQuAD article)" if topics[winner] == topics[gold] else "other XQuAD article"
 
 
+def ceilings(rows: list[dict], reader: StoreReader) -> dict[str, float]:
+    """What bounds answer@sentence for answerable questions: the first passage holding a gold answer, and that
+    with the question answered; beside the figures reached."""
+    rows = [r for r in rows if r.get("answerable", True)]
+    first = [
+        bool(r["passage_ids"]) and contains_answer(passage_text(reader, r["passage_ids"][0]), r["answers"])
+        for r in rows
+    ]
+    both = sum(f and r["answered"] for f, r in zip(first, rows, strict=True))
+    n = max(len(rows), 1)
+    return {
+        "first passage holds an answer": sum(first) / n,
+        "... and answered": both / n,
+        "answered": sum(r["answered"] for r in rows) / n,
+        "answer@sentence": sum(r["answer_in_sentence"] for r in rows) / n,
+        "answer@sentence / (first holds and answered)": sum(r["answer_in_sentence"] for r in rows) / max(both, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("details", type=Path, help="the --details file of an `askbot eval` run")
@@ -48,7 +75,11 @@ def main() -> None:
     by_question: dict[str, dict[str, dict]] = {}
     for row in rows:
         by_question.setdefault(row["question_id"], {})[row["method"]] = row
-    misses = [r for r in rows if r["method"] == args.method and r["rank"] != 1]
+    mine = [r for r in rows if r["method"] == args.method]
+    print(
+        f"{args.method}, answerable questions: " + ", ".join(f"{k} {v:.3f}" for k, v in ceilings(mine, reader).items())
+    )
+    misses = [r for r in mine if r["rank"] != 1]
     print(f"{args.method}: {len(misses)} of {len(by_question)} questions not at rank 1")
     print(f"  gold rank among misses: {Counter(r['rank'] if r['rank'] else 'none' for r in misses).most_common()}")
     split = sum(pieces[r["gold"]] > 1 for r in misses)
@@ -61,10 +92,12 @@ def main() -> None:
         for r in misses
     )
     print(f"  the passage ranked first holds a gold answer anyway: {answering}")
-    others = {m: sum(by_question[r["question_id"]][m]["rank"] == 1 for r in misses) for m in ("bm25", "dense")}
-    print(f"  of these, rank 1 by bm25 alone: {others['bm25']}, by dense alone: {others['dense']}")
+    methods = [m for m in ("bm25", "dense") if all(m in by_question[r["question_id"]] for r in misses)]
+    others = {m: sum(by_question[r["question_id"]][m]["rank"] == 1 for r in misses) for m in methods}
+    if others:
+        print("  of these, rank 1 " + ", ".join(f"by {m} alone: {n}" for m, n in others.items()))
     for r in misses[: args.examples]:
-        ranks = {m: by_question[r["question_id"]][m]["rank"] for m in ("bm25", "dense", "hybrid")}
+        ranks = {m: q[m]["rank"] for m in ("bm25", "dense", "hybrid") if m in (q := by_question[r["question_id"]])}
         winner = r["retrieved"][0] if r["retrieved"] else "-"
         print(
             f"\n- {r['question']}  (answers {r['answers']}; gold {r['gold']} {topics[r['gold']]}, "
