@@ -13,7 +13,6 @@ counts); load and build times are reported apart.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -39,7 +38,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?؟。])\s+|\n+")
 def articles(news: Path) -> Iterator[str]:
     """Article texts: the news corpus when present, else the seed articles over and over."""
     if news.exists():
-        with gzip.open(news, "rt", encoding="utf-8") as fh:
+        with shared_data.open_text(news) as fh:
             yield from (json.loads(line)["text"] for line in fh)
         return
     print(f"no news file {news} (--news FILE or --data DIR): the seed articles instead", file=sys.stderr)

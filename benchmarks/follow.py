@@ -14,7 +14,6 @@ DIR/news/ant-v2.1.jsonl.gz under ``--data`` (default ../shared/data beside the c
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import os
@@ -41,8 +40,7 @@ from askbot.types import Article  # noqa: E402
 
 
 def load(path: Path, count: int, skip: int = 0) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+    with shared_data.open_text(path) as f:
         rows = (json.loads(line) for line in f)
         usable = (r for r in rows if r.get("published") and len(r.get("text", "")) > 200)
         return list(itertools.islice(usable, skip, skip + count))

@@ -29,7 +29,6 @@ run's); "add 100" then writes to the copy, so every run starts from the same 100
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import pickle
@@ -65,7 +64,7 @@ def cpu_s() -> float:
 
 
 def articles(path: Path) -> Iterator[Article]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    with shared_data.open_text(path) as fh:
         for line in fh:
             r = json.loads(line)
             if r.get("text"):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gzip
 import json
 import os
 import signal
@@ -59,8 +58,7 @@ ASKBOT = [sys.executable, "-c", "import sys; from askbot.cli import main; sys.ex
 def news_articles(path: Path, n: int, max_chars: int) -> list[dict[str, str]]:
     """The first ``n`` articles of a JSONL(.gz) news file with a title, cut to about ``max_chars`` at a line."""
     out = []
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with shared_data.open_text(path) as fh:
         for line in fh:
             row = json.loads(line)
             title, text = (row.get("title") or "").strip(), (row.get("text") or "").strip()

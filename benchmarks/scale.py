@@ -23,7 +23,6 @@ an IVF-SQ8 index over the same vectors: what a single machine would switch to be
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -237,7 +236,7 @@ def news_passages(news: Path, count: int, chars: int = 800) -> Iterator[str]:
 
 
 def _cut(news: Path, chars: int) -> Iterator[str]:
-    with gzip.open(news, "rt", encoding="utf-8") as fh:
+    with shared_data.open_text(news) as fh:
         for line in fh:
             text = json.loads(line)["text"]
             start = 0

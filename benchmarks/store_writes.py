@@ -31,7 +31,6 @@ few seed articles with stand-in vectors for the adds too (the test suite runs it
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -63,9 +62,8 @@ SMALL_ADDS, SMALL_ADD_ARTICLES, ADD, REMOVE = 50, 2, 100, 100
 
 
 def read_news(path: Path) -> list[Article]:
-    opener = gzip.open if path.suffix == ".gz" else open
     fields = ("id", "title", "text", "source", "url", "published", "category")
-    with opener(path, "rt", encoding="utf-8") as lines:  # type: ignore[operator]
+    with shared_data.open_text(path) as lines:
         records = [json.loads(line) for line in lines if line.strip()]
     articles = [Article(**{f: str(r.get(f) or "") for f in fields}) for r in records if r.get("text")]
     random.Random(0).shuffle(articles)
