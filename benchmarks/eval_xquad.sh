@@ -3,10 +3,14 @@
 # Then the same with half the paragraphs left out (abstention). The index is kept in $INDEX, so the English run
 # (and any rerun) embeds nothing; results go to $OUT.
 # Extra arguments go to both runs (e.g. --methods bm25,dense,hybrid,hybrid-rrf).
+# $DATA is the folder with news/ and xquad-ar/ (default ../shared/data beside the clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=passive
-DATA=${DATA:-/work/shared/data}
+DATA=${DATA:-../shared/data}
+for f in news/ant-v2.1.jsonl.gz xquad-ar/xquad.ar.json xquad-ar/xquad.en.json; do
+    [[ -f "$DATA/$f" ]] || { echo "missing data file $DATA/$f: set DATA=DIR (the folder with news/ and xquad-ar/)" >&2; exit 2; }
+done
 INDEX=${INDEX:-/tmp/evalidx}
 OUT=${OUT:-/tmp/askbot-eval}
 mkdir -p "$OUT"

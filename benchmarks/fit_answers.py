@@ -36,8 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 import askbot  # noqa: E402
 from askbot import answer, asking, rerank, sentences  # noqa: E402
@@ -94,9 +96,10 @@ def left_out(parity: str, article_id: str) -> bool:
 
 
 def collect(args: argparse.Namespace) -> list[Case]:
-    ar = load_squad(args.data / "xquad-ar/xquad.ar.json")
-    en = load_squad(args.data / "xquad-ar/xquad.en.json", contexts=args.data / "xquad-ar/xquad.ar.json")
-    groups = xquad_groups(args.data / "xquad-ar/xquad.ar.json")
+    arabic, english = args.data / shared_data.XQUAD_AR, args.data / shared_data.XQUAD_EN
+    ar = load_squad(arabic)
+    en = load_squad(english, contexts=arabic)
+    groups = xquad_groups(arabic)
     args.work.mkdir(parents=True, exist_ok=True)
     indexes = {"full": args.index} | {p: held_out_index(args.index, args.work, p) for p in PARITIES}
     kb = askbot.open(args.index)
@@ -430,7 +433,7 @@ def without(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="the evaluation index (all gold paragraphs)")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with xquad-ar/")
+    shared_data.add_options(parser)
     parser.add_argument("--work", type=Path, required=True, help="where the held-out index copies are kept")
     parser.add_argument(
         "--limit", type=int, default=None, help="about N questions of each language, spread over the set"
@@ -446,6 +449,8 @@ def main() -> None:
         help="also report the not-found model without these comma-separated features (repeatable)",
     )
     args = parser.parse_args()
+    for needed in (shared_data.XQUAD_AR, shared_data.XQUAD_EN):
+        shared_data.need(args.data / needed)
 
     cases = collect(args)
     for lang in ("ar", "en"):

@@ -1,18 +1,19 @@
 """askbot follow, measured against a news site served on 127.0.0.1 from the ANT corpus (feed + article pages).
 
-    B="nice -n 10 python benchmarks/follow.py"; D=--data /work/shared/data/news/ant-v2.1.jsonl.gz
+    B="nice -n 10 python benchmarks/follow.py"; D="--data ../shared/data"  # or --news FILE (a .jsonl or .jsonl.gz)
     $B throughput $D --articles 500      # follow end to end vs raw kb.add of the same articles
     $B latency $D --every 30 --trials 5  # a new feed item -> answerable by a second KnowledgeBase (as the bot)
     $B idle $D --feeds 20 --every 60 --seconds 300   # an `askbot follow` process polling unchanged feeds
     $B restart $D --trials 20 --articles 30 --batch 5 # SIGKILL `askbot follow` mid-feed, restart, count
 
-Each prints one block of figures; docs/benchmarks.md quotes them with the command.
+Each prints one block of figures; docs/benchmarks.md quotes them with the command. The articles come from
+DIR/news/ant-v2.1.jsonl.gz under ``--data`` (default ../shared/data beside the clone), or ``--news FILE``; a
+``--data`` naming a file is taken as that file, as before ``--news``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import os
@@ -27,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
+import shared_data  # noqa: E402
 from followserver import Site, article_html, rss  # noqa: E402
 
 import askbot  # noqa: E402
@@ -38,8 +40,7 @@ from askbot.types import Article  # noqa: E402
 
 
 def load(path: Path, count: int, skip: int = 0) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+    with shared_data.open_text(path) as f:
         rows = (json.loads(line) for line in f)
         usable = (r for r in rows if r.get("published") and len(r.get("text", "")) > 200)
         return list(itertools.islice(usable, skip, skip + count))
@@ -81,7 +82,7 @@ def env() -> dict[str, str]:
 
 # ---- throughput -------------------------------------------------------------------------------
 def throughput(args: argparse.Namespace) -> None:
-    rows = load(args.data, args.articles)
+    rows = load(args.news, args.articles)
     news = NewsSite(rows)
     with tempfile.TemporaryDirectory() as tmp:
         raw_kb = askbot.open(Path(tmp) / "raw")
@@ -113,7 +114,7 @@ def throughput(args: argparse.Namespace) -> None:
 
 # ---- latency ----------------------------------------------------------------------------------
 def latency(args: argparse.Namespace) -> None:
-    rows = load(args.data, args.trials + 20)
+    rows = load(args.news, args.trials + 20)
     news = NewsSite(rows[:20])
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "v"
@@ -168,7 +169,7 @@ def _proc(pid: int) -> tuple[float, float]:
 
 
 def idle(args: argparse.Namespace) -> None:
-    rows = load(args.data, 3)
+    rows = load(args.news, 3)
     news = NewsSite(rows)
     feeds = []
     for i in range(args.feeds):
@@ -206,7 +207,7 @@ def idle(args: argparse.Namespace) -> None:
 
 # ---- restart ----------------------------------------------------------------------------------
 def restart(args: argparse.Namespace) -> None:
-    rows = load(args.data, args.articles)
+    rows = load(args.news, args.articles)
     news = NewsSite(rows)
     expected = {article_id(news.site.base + path) for path, _, _ in news.items}
     lost_total = extra_total = 0
@@ -251,7 +252,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in (("throughput", throughput), ("latency", latency), ("idle", idle), ("restart", restart)):
         p = sub.add_parser(name)
-        p.add_argument("--data", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
+        shared_data.add_options(p, news=shared_data.NEWS)
         p.add_argument("--articles", type=int, default=500)
         p.add_argument("--feeds", type=int, default=20)
         p.add_argument("--every", type=float, default=60.0)
@@ -261,6 +262,9 @@ def main() -> None:
         p.add_argument("--kill-after", type=float, nargs=2, default=(8.0, 30.0), metavar=("MIN_S", "MAX_S"))
         p.set_defaults(func=func)
     args = parser.parse_args()
+    if args.data.is_file():  # --data FILE, as this script took before --news: the news file itself
+        args.news = args.data
+    shared_data.need(shared_data.resolve(args).news, "--news")
     args.func(args)
 
 

@@ -4,15 +4,17 @@ Usage:
     python benchmarks/full_corpus.py build   --index /tmp/fullidx [--vectors standin|real] [--hold-out 100]
     python benchmarks/full_corpus.py measure --index /tmp/fullidx [--questions 200] [--cold 5]
     python benchmarks/full_corpus.py recall  --index /tmp/fullidx [--questions 200]
+    (each also [--data ../shared/data] [--news FILE] [--xquad FILE]: the data folder, or the files themselves)
 
-``build`` indexes every article of /work/shared/data/news/ant-v2.1.jsonl.gz but the last ``--hold-out`` (after a
-seeded shuffle) with ``kb.add``: real reading, chunking (real token counts), SQLite, BM25, FAISS (HNSW at this
-size) and checkpoints. With ``--vectors real`` the default encoder embeds every passage (hours on 2 busy cores);
-with ``standin`` (the default) passage vectors are real e5 vectors of other passages (from ``--vectors-from``) plus
-noise, so every store holds what it would hold and only encoding is skipped: its time is then added back from the
-raw encoder rate measured on 256 passages of this corpus. ``measure`` runs in fresh processes: warm ``kb.ask``
-latency (real query encoding, search, BM25, sentence marking) over XQuAD-ar questions, serving RSS, cold
-``askbot ask`` wall time, and adding the held-out articles with the real encoder.
+``build`` indexes every article of the news corpus (DIR/news/ant-v2.1.jsonl.gz under ``--data``, or ``--news``) but
+the last ``--hold-out`` (after a seeded shuffle) with ``kb.add``: real reading, chunking (real token counts),
+SQLite, BM25, FAISS (HNSW at this size) and checkpoints. With ``--vectors real`` the default encoder embeds every
+passage (hours on 2 busy cores); with ``standin`` (the default) passage vectors are real e5 vectors of other
+passages (from ``--vectors-from``) plus noise, so every store holds what it would hold and only encoding is skipped:
+its time is then added back from the raw encoder rate measured on 256 passages of this corpus. ``measure`` runs in
+fresh processes: warm ``kb.ask`` latency (real query encoding, search, BM25, sentence marking) over XQuAD-ar
+questions (DIR/xquad-ar/xquad.ar.json, or ``--xquad``), serving RSS, cold ``askbot ask`` wall time, and adding the
+held-out articles with the real encoder.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot.config import Settings  # noqa: E402
 from askbot.embedding import Encoder, load_encoder  # noqa: E402
@@ -40,8 +44,6 @@ from askbot.kb import KnowledgeBase  # noqa: E402
 from askbot.store import dense  # noqa: E402
 from askbot.store.index import IndexReader  # noqa: E402
 
-NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
 NOISE = 0.35
 
 
@@ -61,8 +63,8 @@ class StandInEncoder(Encoder):
         return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
-def split_corpus(hold_out: int) -> tuple[list[str], list[str]]:
-    lines = sample_lines(NEWS, None)
+def split_corpus(news: Path, hold_out: int) -> tuple[list[str], list[str]]:
+    lines = sample_lines(news, None)
     import random
 
     random.Random(0).shuffle(lines)
@@ -84,7 +86,7 @@ def raw_rate(kb: KnowledgeBase, texts: list[str]) -> tuple[float, float]:
 
 
 def build(args: argparse.Namespace) -> dict[str, object]:
-    kept, held = split_corpus(args.hold_out)
+    kept, held = split_corpus(args.news, args.hold_out)
     work = Path(tempfile.mkdtemp(prefix="askbot-full-"))
     corpus = write_lines(work / "corpus.jsonl", kept)
     write_lines(args.index.parent / f"{args.index.name}-held-out.jsonl", held)
@@ -129,8 +131,8 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-def questions(n: int) -> list[str]:
-    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+def questions(xquad: Path, n: int) -> list[str]:
+    data = json.loads(xquad.read_text(encoding="utf-8"))
     return [qa["question"] for item in data["data"] for p in item["paragraphs"] for qa in p["qas"]][:n]
 
 
@@ -139,7 +141,7 @@ def serve(args: argparse.Namespace) -> None:
     import askbot
 
     kb = askbot.open(args.index)
-    asked = questions(args.questions)
+    asked = questions(args.xquad, args.questions)
     kb.ask(asked[0])
     totals, parts = [], {"encode": [], "search": [], "answer": []}
     for q in asked:
@@ -161,7 +163,8 @@ def serve(args: argparse.Namespace) -> None:
 def measure(args: argparse.Namespace) -> None:
     env = {**os.environ, "ASKBOT_INDEX": str(args.index)}
     served = subprocess.run(
-        [sys.executable, __file__, "serve", "--index", str(args.index), "--questions", str(args.questions)],
+        [sys.executable, __file__, "serve", "--index", str(args.index), "--questions", str(args.questions)]
+        + ["--xquad", str(args.xquad)],
         check=True,
         capture_output=True,
         text=True,
@@ -203,7 +206,7 @@ def recall(args: argparse.Namespace) -> None:
     graph = dense.by_scale(graph)  # what the store would search at this size
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
-    queries = askbot.open(args.index).encoder.encode_queries(questions(args.questions))
+    queries = askbot.open(args.index).encoder.encode_queries(questions(args.xquad, args.questions))
     hits, ms = [], []
     for q in queries:
         started = time.perf_counter()
@@ -235,7 +238,12 @@ def main() -> int:
     parser.add_argument("--hold-out", type=int, default=100)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--cold", type=int, default=5)
-    args = parser.parse_args()
+    shared_data.add_options(parser, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(parser.parse_args())
+    if args.command == "build":
+        shared_data.need(args.news, "--news")
+    else:
+        shared_data.need(args.xquad, "--xquad")
     {"build": build, "measure": measure, "serve": serve, "recall": recall}[args.command](args)
     return 0
 

