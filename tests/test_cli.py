@@ -315,6 +315,29 @@ def test_a_mistyped_index_is_not_built_from_seeds(tmp_path):
     assert "building" not in proc.stderr and not typo.exists()
 
 
+def test_remove_compact_and_check_name_a_missing_index_and_never_create_it(tmp_path):
+    typo = tmp_path / "typo-dir"
+    for args, doing in ((["remove", "some-id"], "remove"), (["compact"], "compact"), (["check"], "check")):
+        proc = askbot(*args, index=typo)
+        assert proc.returncode == 3, (args, proc.stderr)
+        assert f"{typo}/ does not exist: nothing to {doing}" in proc.stderr
+        assert not typo.exists()
+    assert "does not exist" in askbot("info", index=typo).stdout and not typo.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = askbot("compact", index=empty)
+    assert proc.returncode == 0 and "is empty: nothing to compact" in proc.stderr
+    assert askbot("remove", "some-id", index=empty).returncode == 4 and not list(empty.iterdir())
+
+
+def test_the_library_removes_and_compacts_nothing_on_an_empty_index_without_writing(tmp_path):
+    import askbot as library
+
+    kb = library.open(tmp_path / "none")
+    assert kb.remove(["x"]) == [] and kb.compact().articles == 0
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_folder_of_unreadable_types_says_which_files(tmp_path):
     folder = tmp_path / "pdfs"
     folder.mkdir()

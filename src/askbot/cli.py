@@ -74,6 +74,16 @@ def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: 
     return index_with_progress(kb, paths, rebuild=rebuild, mapping=mapping)
 
 
+def _existing(kb: KnowledgeBase, doing: str) -> KnowledgeBase:
+    """``kb``, unless its index folder does not exist: a mistyped --index is named, never created nor called empty."""
+    if not kb.settings.store and not kb.index_dir.exists():
+        raise IndexNotBuilt(
+            f"the index {kb.index_dir}/ does not exist: nothing to {doing} "
+            f"(askbot index --index {kb.index_dir} PATH... builds one)"
+        )
+    return kb
+
+
 def _ensure_built(kb: KnowledgeBase) -> None:
     """An empty default index is built from seeds/ (the demo); any other empty index is a mistake to name."""
     if not kb.is_empty:
@@ -314,7 +324,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not info.get("built"):
         where = f"--store {kb.settings.store}" if kb.settings.store else f"--index {kb.index_dir}"
-        info["built"] = f"never: the index is empty (askbot index {where} PATH... fills it)"
+        state = "does not exist" if not kb.settings.store and not kb.index_dir.exists() else "is empty"
+        info["built"] = f"never: the index {state} (askbot index {where} PATH... fills it)"
     for key in ("sources", "categories"):
         if key in found:
             counts: dict[str, int] = found[key]  # type: ignore[assignment]
@@ -331,14 +342,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    removed = _kb(args).remove(args.ids)
+    removed = _existing(_kb(args), "remove").remove(args.ids)
     missing = sorted(set(args.ids) - set(removed))
     _say(f"removed {len(removed)} article(s)" + (f"; not indexed: {', '.join(missing)}" if missing else ""))
     return EXIT_OK if removed or not missing else EXIT_INPUT
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    info = _kb(args).compact()
+    kb = _existing(_kb(args), "compact")
+    if kb.is_empty:
+        _say(f"the index {kb.index_dir}/ is empty: nothing to compact")
+        return EXIT_OK
+    info = kb.compact()
     _say(f"compacted into {info.segments} segment(s): {info.articles} articles, {info.passages} passages")
     return EXIT_OK
 
@@ -346,7 +361,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from askbot.store.manifest import IndexCorrupt
 
-    kb = _kb(args)
+    kb = _existing(_kb(args), "check")
     try:
         problems = kb.check()
     except IndexCorrupt as exc:  # so damaged that it does not open: that is the finding

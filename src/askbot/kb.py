@@ -86,12 +86,13 @@ class KnowledgeBase:
         return self._indexer.relex()
 
     def compact(self) -> IndexInfo:
-        """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left."""
-        return self._indexer.compact()
+        """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left. An empty
+        index is left as it is (nothing is written, no folder made)."""
+        return self.info() if self.is_empty else self._indexer.compact()
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
-        """Delete articles by id; returns those that were indexed."""
-        return self._indexer.remove(article_ids)
+        """Delete articles by id; returns those that were indexed (none of an empty index, which stays unwritten)."""
+        return [] if self.is_empty else self._indexer.remove(article_ids)
 
     def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts, or say it is not found (``options``: :meth:`asked`)."""
