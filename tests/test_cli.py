@@ -131,6 +131,13 @@ def test_chat_answers_each_line_until_eof(built_index):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("العالم") >= 2  # two cited answers
     assert "no words" in proc.stdout  # the emoji line
+    assert "؟ " not in proc.stdout  # the prompt is for a terminal: piped answers come alone, each from its line start
+    assert proc.stdout.startswith("1. ")
+
+
+def test_an_unknown_category_lists_the_categories_in_plain_english(built_index):
+    proc = askbot("ask", "كرة القدم", "--category", "nosuch", index=built_index)
+    assert proc.returncode == 2 and "its categories: " in proc.stderr and "categorys" not in proc.stderr
 
 
 def test_filters_from_the_command_line(built_index):

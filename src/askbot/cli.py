@@ -186,15 +186,17 @@ def _key(value: str) -> str:
     return "".join(value.casefold().split())
 
 
-def _matching(name: str, wanted: str | None, known: dict[str, int]) -> str | None:
+def _matching(name: str, wanted: str | None, facets: dict[str, object]) -> str | None:
     """``wanted`` as the index spells it; UsageError listing what exists when nothing matches."""
     if wanted is None:
         return None
+    plural = "categories" if name == "category" else f"{name}s"  # as facets() keys them
+    known: dict[str, int] = facets.get(plural, {})  # type: ignore[assignment]
     for value in known:
         if value and _key(value) == _key(wanted):
             return value
     listed = ", ".join(f"{value} ({n})" for value, n in known.items() if value) or "none"
-    raise UsageError(f"no articles with {name} {wanted!r} in this index; its {name}s: {listed}")
+    raise UsageError(f"no articles with {name} {wanted!r} in this index; its {plural}: {listed}")
 
 
 def _check_dates(args: argparse.Namespace) -> None:
@@ -216,8 +218,8 @@ def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
     source, category = args.source, args.category
     if source is not None or category is not None:
         known = kb.facets()
-        source = _matching("source", source, known.get("sources", {}))  # type: ignore[arg-type]
-        category = _matching("category", category, known.get("categories", {}))  # type: ignore[arg-type]
+        source = _matching("source", source, known)
+        category = _matching("category", category, known)
     f = Filters(source, category, args.since, args.until)
     return f if f else None
 
@@ -291,7 +293,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     _say("askbot chat — اكتب سؤالك (Ctrl-D للخروج / Ctrl-D to quit; Ctrl-C clears the line)")
     while True:
         try:
-            question = input("؟ ")
+            question = input("؟ " if interactive else "")  # piped questions: stdout holds the answers alone
         except EOFError:
             print()
             return EXIT_OK
