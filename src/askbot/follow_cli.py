@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             on_poll=print_report,
             fetcher=fetcher,
             batch_articles=args.batch,
+            on_problem=lambda _problem: None,  # each is printed once, with its poll's report (print_report)
         )
     except KeyboardInterrupt:
         stop.set()
