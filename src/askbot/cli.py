@@ -67,7 +67,7 @@ def _kb(args: argparse.Namespace) -> KnowledgeBase:
             f"--index {settings.index} is a file, not an index folder: give a folder "
             f"(askbot index --index DIR PATH... creates one)"
         )
-    return KnowledgeBase(settings)
+    return KnowledgeBase(settings, report_model_builds=True)
 
 
 def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:

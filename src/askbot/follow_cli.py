@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     for url in args.urls:
         check_url(url)  # ValueError-like FetchError before the model loads
     kb = KnowledgeBase(
-        Settings.from_env(index=args.index, model=args.model, store=args.store)  # the top parser's, or the command's
+        Settings.from_env(index=args.index, model=args.model, store=args.store),  # the top parser's, or the command's
+        report_model_builds=True,
     )
     fetcher = Fetcher() if args.delay is None else Fetcher(host_delay_s=args.delay)
     stop = threading.Event()

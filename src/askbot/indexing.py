@@ -60,13 +60,14 @@ def model_of(settings: Settings, location: str | Path) -> str:
     return manifest.model_id if manifest is not None else DEFAULT_MODEL
 
 
-def load_index_encoder(settings: Settings, location: str | Path) -> Encoder:
-    """The encoder of :func:`model_of`; a model the index names that is not on this machine is an IndexMismatch."""
+def load_index_encoder(settings: Settings, location: str | Path, progress: bool = False) -> Encoder:
+    """The encoder of :func:`model_of`; a model the index names that is not on this machine is an IndexMismatch.
+    ``progress``: report the model's one-time build on stderr (``load_encoder``)."""
     from askbot.embedding import load_encoder
 
     model = model_of(settings, location)
     try:
-        return load_encoder(model, cache_dir=settings.cache_dir)
+        return load_encoder(model, cache_dir=settings.cache_dir, progress=progress)
     except FileNotFoundError as exc:
         if settings.model:  # the user's own choice: their error as it is
             raise
@@ -261,6 +262,8 @@ class Indexer:
         done = 0
         last_commit = time.monotonic()
         self.encoder.dim  # noqa: B018 - load the engine here, not in the worker thread
+        if progress:
+            progress(0, len(todo))  # the clock of a rate and time left starts now, after a first run's model build
         with ThreadPoolExecutor(1, thread_name_prefix="askbot-embed") as pool:
             flight: tuple[Group, Future[np.ndarray]] | None = None
             try:

@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 
 class KnowledgeBase:
     """Articles indexed in ``settings.index``, answering questions with cited excerpts. The model loads on first
-    use; the index is read once and re-read when a writer (another process, or ``add``) committed since."""
+    use; the index is read once and re-read when a writer (another process, or ``add``) committed since.
+    ``report_model_builds``: say on stderr when the model is built into the cache (once, about a minute), and how long
+    it took (the CLI does; a library caller's stderr stays quiet unless asked)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, report_model_builds: bool = False) -> None:
         self.settings = settings or Settings.from_env()
+        self.report_model_builds = report_model_builds
         self.index_dir = Path(self.settings.index)
         # the store location (milvus:...) when set, else the folder; a str (Path("milvus://h:1") loses the "//")
         self.location: str | Path = self.settings.store or self.index_dir
@@ -46,7 +49,7 @@ class KnowledgeBase:
 
     @cached_property
     def encoder(self) -> Encoder:
-        return indexing.load_index_encoder(self.settings, self.location)
+        return indexing.load_index_encoder(self.settings, self.location, progress=self.report_model_builds)
 
     @cached_property
     def lexicon(self) -> Lexicon:

@@ -46,16 +46,20 @@ def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[
 
 
 def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> Progress:
-    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left."""
-    started = time.monotonic()
-    last = [started]
+    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left. An update
+    with nothing done yet restarts the clock (what came before it, a model's one-time build, is not work's rate)."""
+    started = [time.monotonic()]
+    last = [started[0]]
 
     def update(done: int, total: int) -> None:
         now = time.monotonic()
+        if done == 0:
+            started[0] = last[0] = now
+            return
         if now - last[0] < every_s or not total:
             return
         last[0] = now
-        rate = done / max(now - started, 1e-9)
+        rate = done / max(now - started[0], 1e-9)
         left = f", ~{(total - done) / rate / 60:.0f} min left" if rate and done < total else ""
         say(f"{desc}: {done:,}/{total:,} {unit}s ({done / total:.0%}), {rate:.1f}/s{left}")
 
