@@ -149,6 +149,12 @@ def test_filters_from_the_command_line(built_index):
     assert all(e["citation"]["published"].startswith("2018") for e in data["excerpts"])
     proc = askbot("ask", SEED_QUESTION, "--json", "--since", "2030-01-01", index=built_index)
     assert proc.returncode == 1 and json.loads(proc.stdout)["found"] is False
+    # a range holding no article is named as the reason, with the index's dates
+    note = "no article in this index is dated on or after 2030-01-01: its dates run from 2014-01-12 to 2023-03-19"
+    assert note in proc.stderr
+    proc = askbot("ask", SEED_QUESTION, "--until", "2010", index=built_index)
+    assert proc.returncode == 1 and "dated on or before 2010: its dates run from 2014-01-12" in proc.stderr
+    assert "no article" not in askbot("ask", SEED_QUESTION, "--since", "2018", index=built_index).stderr
 
 
 def test_index_flag_works_before_and_after_the_command(built_index, tmp_path):

@@ -216,12 +216,29 @@ def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
     from askbot.retrieval import Filters
 
     source, category = args.source, args.category
-    if source is not None or category is not None:
-        known = kb.facets()
-        source = _matching("source", source, known)
-        category = _matching("category", category, known)
+    known = kb.facets() if any((source, category, args.since, args.until)) else {}
+    source = _matching("source", source, known)
+    category = _matching("category", category, known)
+    if note := _outside_the_dates(args.since, args.until, known):
+        _say(note)
     f = Filters(source, category, args.since, args.until)
     return f if f else None
+
+
+def _outside_the_dates(since: str | None, until: str | None, facets: dict[str, object]) -> str:
+    """Why --since/--until leave no article of the index, naming its dates ("" when some are in the range): the
+    answer is then "not found", and this says it is the dates, not the question."""
+    published: dict[str, object] = facets.get("published") or {}  # type: ignore[assignment]
+    first, last = str(published.get("first") or "")[:10], str(published.get("last") or "")[:10]
+    if not published.get("dated") or not first or not last:
+        return ""
+    if since and _first_day(since).isoformat() > last:
+        wanted = f"on or after {since}"
+    elif until and _last_day(until).isoformat() < first:
+        wanted = f"on or before {until}"
+    else:
+        return ""
+    return f"askbot: no article in this index is dated {wanted}: its dates run from {first} to {last}"
 
 
 @contextlib.contextmanager
