@@ -325,6 +325,26 @@ def test_index_without_paths_is_a_usage_error_and_version_is_printed(capsys, tmp
     assert proc.returncode == 0 and proc.stdout.startswith("askbot 0.")
 
 
+def test_make_demo_treats_not_found_as_an_answer_and_other_failures_as_failures(tmp_path):
+    """`make demo QUESTION=...` with a question the articles cannot answer prints the honest "not found" (exit 1 of
+    askbot ask) and ends well; a real failure (exit 3: no index) still fails make."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".installed").touch()  # set up already: newer than pyproject.toml and the lock
+    askbot_stub = venv / "bin" / "askbot"
+    for code, make_ok in ((0, True), (1, True), (3, False)):
+        askbot_stub.write_text(f'#!/bin/sh\necho asked: "$2"\nexit {code}\n')
+        askbot_stub.chmod(0o755)
+        proc = subprocess.run(
+            ["make", "-s", "-C", str(ROOT), "demo", f"VENV={venv}", "QUESTION=من هو رئيس وزراء اليابان؟"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "asked: من هو رئيس وزراء اليابان؟" in proc.stdout, proc
+        assert (proc.returncode == 0) is make_ok, (code, proc)
+
+
 def test_an_index_that_is_a_file_is_named_without_a_loop(tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
