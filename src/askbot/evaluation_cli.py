@@ -168,6 +168,9 @@ def add_eval_parser(subparsers: Any) -> None:
         help="keep the index in this store instead (milvus:PATH.db or milvus://HOST:PORT), reused like --index DIR; "
         "ASKBOT_STORE is not read here",
     )
+    p.add_argument(  # as every command takes it, after the command too (the top parser's when not given here)
+        "--model", default=argparse.SUPPRESS, help="model of the index built (env ASKBOT_MODEL; default: bundled)"
+    )
     p.add_argument(
         "--methods",
         type=lambda value: value.split(","),
