@@ -365,7 +365,8 @@ def test_a_mistyped_index_is_not_built_from_seeds(tmp_path):
 
 def test_remove_compact_and_check_name_a_missing_index_and_never_create_it(tmp_path):
     typo = tmp_path / "typo-dir"
-    for args, doing in ((["remove", "some-id"], "remove"), (["compact"], "compact"), (["check"], "check")):
+    commands = [(["remove", "some-id"], "remove"), (["compact"], "compact"), (["check"], "check")]
+    for args, doing in [*commands, (["index", "--relex"], "re-tokenize")]:
         proc = askbot(*args, index=typo)
         assert proc.returncode == 3, (args, proc.stderr)
         assert f"{typo}/ does not exist: nothing to {doing}" in proc.stderr
@@ -382,7 +383,7 @@ def test_the_library_removes_and_compacts_nothing_on_an_empty_index_without_writ
     import askbot as library
 
     kb = library.open(tmp_path / "none")
-    assert kb.remove(["x"]) == [] and kb.compact().articles == 0
+    assert kb.remove(["x"]) == [] and kb.compact().articles == 0 and kb.relex() == 0
     assert not (tmp_path / "none").exists()
 
 

@@ -111,7 +111,8 @@ def _ensure_built(kb: KnowledgeBase) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     if args.relex:
-        _say(f"re-tokenized {_kb(args).relex()} passages for the lexical index (vectors kept)")
+        kb = _kb(args) if args.paths else _existing(_kb(args), "re-tokenize")
+        _say(f"re-tokenized {kb.relex()} passages for the lexical index (vectors kept)")
         if not args.paths:
             return EXIT_OK
     elif not args.paths:

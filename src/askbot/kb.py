@@ -85,8 +85,9 @@ class KnowledgeBase:
         return self._indexer.add(items, None if rebuild else self.reader, rebuild, mapping, progress)
 
     def relex(self) -> int:
-        """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
-        return self._indexer.relex()
+        """Rebuild the lexical index from the stored passages after a change of text rules; returns passages (none of
+        an empty index, which stays unwritten)."""
+        return 0 if self.is_empty else self._indexer.relex()
 
     def compact(self) -> IndexInfo:
         """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left. An empty
