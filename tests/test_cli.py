@@ -319,6 +319,21 @@ def test_ctrl_c_stops_indexing_at_once_and_keeps_the_index(index_copy, tmp_path)
     assert askbot("check", index=index_copy).returncode == 0
 
 
+def test_every_argument_of_the_commands_says_what_it_takes(capsys):
+    """--help of index, remove, info and follow explain their arguments (they were bare 'paths', 'ids', '--json')."""
+    from askbot.cli import build_parser
+
+    helps = {}
+    for command in ("index", "remove", "info", "follow"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    assert "PATH files, folders (read recursively) or - (stdin): .txt .md .html .jsonl" in helps["index"]
+    assert "ID article ids, as a citation shows them: [ID @start-end]" in helps["remove"]
+    assert "--json print one JSON object" in helps["info"]
+    assert "URL an RSS/Atom feed, a sitemap" in helps["follow"]
+
+
 def test_index_without_paths_is_a_usage_error_and_version_is_printed(capsys, tmp_path):
     assert "give files or folders" in _usage_error(capsys, "index", "--index", str(tmp_path / "v"))
     proc = subprocess.run([*ASKBOT, "--version"], capture_output=True, text=True, timeout=60)

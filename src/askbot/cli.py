@@ -447,7 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
-    p.add_argument("paths", nargs="*")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders (read recursively) or - (stdin): .txt .md .html .jsonl .jsonl.gz (news schema: id, url, "
+        "source, category, title, published, text)",
+    )
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
     p.add_argument(
         "--relex",
@@ -472,11 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("info", parents=[common], help="what is indexed (sources, categories, dates), with which model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with the counts per source, category)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("remove", parents=[common], help="delete articles by id")
-    p.add_argument("ids", nargs="+")
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids, as a citation shows them: [ID @start-end]")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("compact", parents=[common], help="merge the index's segments into one (reclaims deletions)")

@@ -36,7 +36,7 @@ def add_follow_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -
         "and index its new or changed article pages. What was seen is kept in INDEX/follow.sqlite (with "
         "--store too: in the --index folder, default vectors/), so a restart fetches only what is new.",
     )
-    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("urls", nargs="+", metavar="URL", help="an RSS/Atom feed, a sitemap (.xml, .xml.gz) or a site")
     p.add_argument("--every", type=parse_duration, default=FOLLOW_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
