@@ -73,6 +73,19 @@ def test_filters_restrict_by_source_and_date(kb):
     assert {e.citation.article_id for e in since.excerpts} <= {SEED_ID}
 
 
+def test_filters_match_sources_and_categories_as_the_cli_does(kb):
+    """The library reads a source or category as `askbot ask --source` does: whatever the case and spaces, and one
+    the index lacks is refused with those it has (it was a silent "not found")."""
+    exact = kb.asked("الحديدة", k=3, filters=askbot.Filters(source="skynews")).hits
+    assert exact
+    for spelling in ("Sky News", "SKYNEWS", " skynews "):
+        assert kb.asked("الحديدة", k=3, filters=askbot.Filters(source=spelling)).hits == exact, spelling
+    sport = kb.ask("كرة القدم", k=3, filters=askbot.Filters(category="SPORT"))
+    assert {e.citation.category for e in sport.excerpts} == {"sport"}
+    with pytest.raises(ValueError, match=r"no articles with source 'Reuters' in this index; its sources: .*CNN \(7\)"):
+        kb.ask("الحديدة", filters=askbot.Filters(source="Reuters"))
+
+
 def test_unrelated_question_is_not_found_and_names_nearest_titles(kb):
     answer = kb.ask("ما هي أفضل وصفة لكعكة الشوكولاتة بالفراولة؟")
     assert not answer.found

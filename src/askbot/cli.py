@@ -182,24 +182,6 @@ def _last_day(value: str) -> date:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
-def _key(value: str) -> str:
-    """How a --source/--category value is compared with the index's: case and spaces do not count."""
-    return "".join(value.casefold().split())
-
-
-def _matching(name: str, wanted: str | None, facets: dict[str, object]) -> str | None:
-    """``wanted`` as the index spells it; UsageError listing what exists when nothing matches."""
-    if wanted is None:
-        return None
-    plural = "categories" if name == "category" else f"{name}s"  # as facets() keys them
-    known: dict[str, int] = facets.get(plural, {})  # type: ignore[assignment]
-    for value in known:
-        if value and _key(value) == _key(wanted):
-            return value
-    listed = ", ".join(f"{value} ({n})" for value, n in known.items() if value) or "none"
-    raise UsageError(f"no articles with {name} {wanted!r} in this index; its {plural}: {listed}")
-
-
 def _check_dates(args: argparse.Namespace) -> None:
     if args.since and args.until and _first_day(args.since) > _last_day(args.until):
         raise UsageError(f"--since {args.since} is after --until {args.until}: no date is both")
@@ -214,16 +196,20 @@ def as_of_date(text: str) -> date:
 
 
 def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
+    from askbot import facets
     from askbot.retrieval import Filters
 
-    source, category = args.source, args.category
-    known = kb.facets() if any((source, category, args.since, args.until)) else {}
-    source = _matching("source", source, known)
-    category = _matching("category", category, known)
+    f = Filters(args.source, args.category, args.since, args.until)
+    if not f:
+        return None
+    known = kb.facets()
+    try:  # here, before the model loads (and once for a whole chat)
+        f = facets.spelled(f, known)
+    except facets.UnknownFacet as exc:
+        raise UsageError(str(exc)) from None
     if note := _outside_the_dates(args.since, args.until, known):
         _say(note)
-    f = Filters(source, category, args.since, args.until)
-    return f if f else None
+    return f
 
 
 def _outside_the_dates(since: str | None, until: str | None, facets: dict[str, object]) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from askbot import asking, indexing
 from askbot.config import Settings
+from askbot.facets import spelled
 from askbot.indexing import Indexer, IndexReport, Progress
 from askbot.lexicon import Lexicon
 from askbot.lexicon import Progress as WordProgress
@@ -113,9 +114,13 @@ class KnowledgeBase:
         as_of: date | None = None,
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
-        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
+        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now). A filter's
+        source and category match whatever their case and spaces ("Sky News" finds skynews); one no article has is
+        :class:`askbot.facets.UnknownFacet` (a ValueError) listing those the index has."""
         if question.strip():
             self._load_model_early()
+        if filters and (filters.source or filters.category):  # spelled as indexed, or UnknownFacet (a ValueError)
+            filters = spelled(filters, self.facets())
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(
