@@ -86,6 +86,13 @@ def test_filters_match_sources_and_categories_as_the_cli_does(kb):
         kb.ask("الحديدة", filters=askbot.Filters(source="Reuters"))
 
 
+def test_filters_on_an_empty_index_get_the_empty_index_answer(tmp_path):
+    from askbot.asking import EMPTY_INDEX
+
+    answer = askbot.open(tmp_path / "none").ask("الحديدة", filters=askbot.Filters(source="Reuters"))
+    assert not answer.found and answer.message == EMPTY_INDEX
+
+
 def test_unrelated_question_is_not_found_and_names_nearest_titles(kb):
     answer = kb.ask("ما هي أفضل وصفة لكعكة الشوكولاتة بالفراولة؟")
     assert not answer.found

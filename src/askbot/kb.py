@@ -119,8 +119,8 @@ class KnowledgeBase:
         :class:`askbot.facets.UnknownFacet` (a ValueError) listing those the index has."""
         if question.strip():
             self._load_model_early()
-        if filters and (filters.source or filters.category):  # spelled as indexed, or UnknownFacet (a ValueError)
-            filters = spelled(filters, self.facets())
+        if filters and (filters.source or filters.category) and (known := self.facets()):  # {}: an empty index
+            filters = spelled(filters, known)  # as the index spells them, or UnknownFacet (a ValueError)
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(
