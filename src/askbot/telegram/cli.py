@@ -65,9 +65,18 @@ def _flag(args: argparse.Namespace, name: str) -> Any:
 
 def read_token(token_file: Path | None) -> str:
     """The bot token from ``token_file`` or env TELEGRAM_BOT_TOKEN; ValueError saying what to do if missing."""
-    token = token_file.read_text(encoding="utf-8").strip() if token_file else os.environ.get(TOKEN_ENV, "").strip()
+    if token_file is None:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise ValueError(f"no bot token: set {TOKEN_ENV} or pass --token-file (ask @BotFather for a token)")
+        return token
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot read the token file {token_file}: {reason}") from None
     if not token:
-        raise ValueError(f"no bot token: set {TOKEN_ENV} or pass --token-file (ask @BotFather for a token)")
+        raise ValueError(f"the token file {token_file} is empty: put the bot's token in it (ask @BotFather for one)")
     return token
 
 
