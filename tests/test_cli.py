@@ -213,6 +213,22 @@ def _usage_error(capsys, *argv: str) -> str:
     return capsys.readouterr().err
 
 
+def test_counts_and_delays_out_of_range_are_usage_errors(capsys):
+    """--batch 0 silently meant the default, --limit 0 every question, --sample -1 a comparison of nothing."""
+    url = "http://127.0.0.1:9/feed.xml"
+    cases = [
+        (["follow", url, "--once", "--batch", "0"], "argument --batch: wants a whole number at least 1, got 0"),
+        (["follow", url, "--once", "--delay", "-3"], "argument --delay: wants a number at least 0, got -3"),
+        (["eval", "q.json", "--limit", "0"], "argument --limit: wants a whole number at least 1, got 0"),
+        (["eval", "q.json", "--sample", "-3"], "argument --sample: wants a whole number at least 0, got -3"),
+        (["migrate", "--from", "a", "--to", "b", "--sample", "0"], "argument --sample: wants a whole number at least"),
+        (["telegram", "--port", "99999"], "argument --port: wants a whole number from 1 to 65535, got 99999"),
+        (["follow", url, "--batch", "many"], "argument --batch: wants a whole number at least 1, got 'many'"),
+    ]
+    for argv, said in cases:
+        assert said in _usage_error(capsys, *argv), argv
+
+
 def test_telegram_takes_index_after_the_command(tmp_path):
     from askbot.cli import build_parser
 

@@ -38,6 +38,7 @@ from askbot.progress import (  # noqa: E402
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
+    bounded,
     index_with_progress,
     progress_bar,
     progress_lines,
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="copy an index to another store (vectors/ <-> milvus:...) without re-embedding")
     p.add_argument("--from", dest="source", required=True, help="index folder or milvus: location to copy")
     p.add_argument("--to", dest="target", required=True, help="where to copy it (replaced)")
-    p.add_argument("--sample", type=int, default=200, help="queries whose rankings are compared (default 200)")
+    p.add_argument("--sample", type=bounded(1), default=200, help="queries whose rankings are compared (default 200)")
     p.set_defaults(func=cmd_migrate)
 
     from askbot.telegram.cli import add_telegram_parser

@@ -25,7 +25,7 @@ from askbot.evaluation import (
     sample_lines,
 )
 from askbot.kb import KnowledgeBase
-from askbot.progress import EXIT_OK, progress_bar
+from askbot.progress import EXIT_OK, bounded, progress_bar
 from askbot.progress import index_with_progress as _index
 from askbot.progress import say as _say
 from askbot.retrieval import METHODS
@@ -144,13 +144,13 @@ def add_eval_parser(subparsers: Any) -> None:
     p.add_argument("--distractors", type=Path, default=None, help="news articles to mix in (.jsonl or .jsonl.gz)")
     p.add_argument(
         "--sample",
-        type=int,
+        type=bounded(0),
         default=None,
         metavar="N",
         help="use N distractor articles, drawn after a seeded shuffle (default: all)",
     )
     p.add_argument("--seed", type=int, default=0, help="shuffle seed for --sample (default 0)")
-    p.add_argument("--limit", type=int, default=None, metavar="Q", help="ask only the first Q questions")
+    p.add_argument("--limit", type=bounded(1), default=None, metavar="Q", help="ask only the first Q questions")
     p.add_argument(
         "--index",
         dest="eval_index",

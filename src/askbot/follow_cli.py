@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from askbot.config import FOLLOW_EVERY_S, Settings
+from askbot.progress import bounded
 
 if TYPE_CHECKING:  # askbot.follow brings httpx (~0.3 s): loaded when askbot follow runs, not by every command
     from askbot.follow import FollowReport
@@ -39,8 +40,10 @@ def add_follow_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -
     p.add_argument("urls", nargs="+", metavar="URL", help="an RSS/Atom feed, a sitemap (.xml, .xml.gz) or a site")
     p.add_argument("--every", type=parse_duration, default=FOLLOW_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
-    p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
-    p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
+    p.add_argument(
+        "--delay", type=bounded(0.0, kind=float), default=None, help="seconds between requests to one host (default 1)"
+    )
+    p.add_argument("--batch", type=bounded(1), default=None, help="articles per index commit (default 64)")
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ Only the standard library loads here (the CLI imports it before anything heavy, 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -23,6 +24,24 @@ T = TypeVar("T")
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def bounded(minimum: float, maximum: float | None = None, kind: Callable[[str], float] = int) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind(text)`` (int or float) from ``minimum`` to ``maximum``, else a sentence saying
+    what is wanted (``--batch 0`` silently meant the default, ``--limit 0`` all questions, ``--sample -1`` nothing)."""
+    noun = "a whole number" if kind is int else "a number"
+    span = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"wants {noun} {span}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"wants {noun} {span}, got {text}")
+        return value
+
+    return parse
 
 
 def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
