@@ -183,6 +183,17 @@ def test_progress_for_logs_is_a_line_with_count_rate_and_time_left(capsys):
     assert capsys.readouterr().err == ""  # a short run writes nothing to the log
 
 
+def test_the_word_encoding_for_other_languages_says_it_started_in_a_log(capsys):
+    """The first English question on an index encodes its words (~15 s for the seeds): a log hears it at once."""
+    from askbot.cli import _word_bar
+
+    with _word_bar() as update:
+        update(64, 2000)
+        update(128, 2000)
+    err = capsys.readouterr().err
+    assert err == "askbot: encoding the index's 2,000 words once, for questions in other languages (~5 ms a word)\n"
+
+
 def test_progress_for_logs_counts_its_rate_from_the_first_frame(capsys, monkeypatch):
     """The indexer's first frame (0 done) comes after the model loaded: a first run's minute-long model build is
     not counted into the rate and the time left."""

@@ -233,10 +233,19 @@ def _outside_the_dates(since: str | None, until: str | None, facets: dict[str, o
 
 @contextlib.contextmanager
 def _word_bar() -> Iterator[Progress]:
-    """A bar for the one-time encoding of the index's words (askbot.lexicon); shown only if there are any."""
+    """A bar for the one-time encoding of the index's words (askbot.lexicon); shown only if there are any. Where
+    stderr is a log, a line when it starts: a minute's lines would leave its first ~15 s silent."""
     update, close = progress_bar("English/other words -> index words (once)", unit="word")
+    told: list[bool] = []
+
+    def told_first(done: int, total: int) -> None:
+        if not told and not sys.stderr.isatty():
+            told.append(True)
+            _say(f"askbot: encoding the index's {total:,} words once, for questions in other languages (~5 ms a word)")
+        update(done, total)
+
     try:
-        yield update
+        yield told_first
     finally:
         close()
 
