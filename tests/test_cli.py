@@ -476,6 +476,8 @@ def test_info_shows_sources_categories_dates_and_an_empty_index_plainly(built_in
     assert data["published"]["dated"] == 25 and data["published"]["first"].startswith("2014-01-12")
     proc = askbot("info", index=tmp_path / "empty")
     assert proc.returncode == 0 and "None" not in proc.stdout and "empty" in proc.stdout
+    assert all(not line.endswith(":") for line in proc.stdout.splitlines()), proc.stdout  # no field left blank
+    assert "dim:" not in proc.stdout and "articles: 0" in proc.stdout
 
 
 # The terminal session runs in a fresh interpreter: pty.fork() from this one (which holds onnxruntime's and

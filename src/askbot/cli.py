@@ -355,6 +355,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{str(published['first'])[:10]} to {str(published['last'])[:10]} ({published['dated']} dated{undated})"
         )
     for key, value in info.items():
+        if value == "" or (key == "dim" and not value):  # what an empty index does not have yet: no blank lines
+            continue
         print(f"{key:>11}: {value}")
     return EXIT_OK
 
