@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +63,11 @@ def test_ask_json_has_the_documented_shape(built_index):
 def test_ask_prints_marked_sentence_and_citation(built_index):
     proc = askbot_process("ask", SEED_QUESTION, index=built_index)
     assert proc.returncode == 0
-    assert "«" in proc.stdout and "العالم" in proc.stdout and "2023-03-19" in proc.stdout
+    assert "العالم" in proc.stdout and "2023-03-19" in proc.stdout
+    # the answering sentence is marked with what Arabic news never writes (« » are its quotation marks)
+    assert "1. ⟦وقّع امين المجلس الاعلى للأمن القومي الايراني علي شمخاني" in proc.stdout
+    cited = len(re.findall(r"\[[^\]\s]+ @\d+-\d+\]", proc.stdout))  # one citation line an excerpt
+    assert cited >= 1 and proc.stdout.count("⟦") == proc.stdout.count("⟧") == cited, proc.stdout
 
 
 def test_empty_and_emoji_questions_exit_1_with_a_message(built_index):
