@@ -456,6 +456,17 @@ def test_the_library_removes_and_compacts_nothing_on_an_empty_index_without_writ
     assert not (tmp_path / "none").exists()
 
 
+def test_a_folder_without_articles_says_so_and_makes_no_index(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "README.md").write_text("# about these articles\n")
+    index = tmp_path / "v"
+    proc = askbot("index", str(folder), index=index)
+    assert proc.returncode == 4, proc
+    assert f"no articles in {folder}: askbot reads .txt .md .html .jsonl .jsonl.gz files" in proc.stderr
+    assert "added 0" not in proc.stderr and not index.exists()
+
+
 def test_a_folder_of_unreadable_types_says_which_files(tmp_path):
     folder = tmp_path / "pdfs"
     folder.mkdir()

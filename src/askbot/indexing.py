@@ -196,7 +196,8 @@ class Indexer:
         progress: Progress | None,
     ) -> IndexReport:
         """Read and validate ``items``, write the new and changed articles (the unchanged are reported so) and
-        commit; when ``reader`` shows every one already indexed as it is, nothing is written at all."""
+        commit; when ``reader`` shows every one already indexed as it is, or nothing was read (an empty folder; not a
+        rebuild, which empties the index), nothing is written at all (no index folder is made for it)."""
         if not rebuild:  # a rebuild replaces whatever is there
             refuse_if_incompatible(self.location, self.encoder)
         started = time.perf_counter()
@@ -205,7 +206,7 @@ class Indexer:
         hashes = reader.content_hashes(list(articles)) if reader is not None and articles else None
         if hashes is not None and all(hashes.get(a.id) == a.content_hash for a in articles.values()):
             report.unchanged.extend(articles)
-        else:
+        elif articles or rebuild:
             self._write(articles, report, rebuild, progress)
         report.seconds = time.perf_counter() - started
         return report

@@ -127,6 +127,12 @@ def index_with_progress(
         say(f"skipped {problem.origin}: {problem.reason}")
     if len(report.problems) > 50:
         say(f"... and {len(report.problems) - 50} more skipped")
-    say(report.summary())
     nothing_read = not (report.added or report.updated or report.unchanged)
+    if nothing_read and not report.problems:  # an empty folder, or one of READMEs: "added 0" alone puzzled
+        say(
+            f"no articles in {', '.join(paths)}: askbot reads .txt .md .html .jsonl .jsonl.gz files "
+            f"(hidden files and README, LICENSE... are passed over)"
+        )
+        return EXIT_INPUT
+    say(report.summary())
     return EXIT_INPUT if nothing_read and report.problems else EXIT_OK
