@@ -333,6 +333,16 @@ def test_robots_txt_missing_allows_and_failing_refuses(site: Site, tmp_path: Pat
     assert "disallows" not in reason
 
 
+def test_a_long_list_of_problems_says_it_is_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from askbot.follow import FollowReport
+    from askbot.follow_cli import print_report
+    from askbot.types import IngestProblem
+
+    print_report(FollowReport(problems=[IngestProblem(f"http://a/{i}", "HTTP 404 Not Found") for i in range(60)]))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 52 and lines[50] == "... and 10 more problems" and "problems 60" in lines[51]
+
+
 def test_follow_command_prints_each_problem_once(site: Site, tmp_path: Path) -> None:
     import os
     import subprocess

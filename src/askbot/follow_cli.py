@@ -50,6 +50,8 @@ def add_follow_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -
 def print_report(report: FollowReport) -> None:
     for problem in report.problems[:50]:
         print(f"problem {problem.origin}: {problem.reason}", file=sys.stderr, flush=True)
+    if len(report.problems) > 50:  # the count is in the summary; say the list is cut, as askbot index does
+        print(f"... and {len(report.problems) - 50} more problems", file=sys.stderr, flush=True)
     print(f"follow: {report.summary()}", file=sys.stderr, flush=True)
 
 
