@@ -229,6 +229,15 @@ def _usage_error(capsys, *argv: str) -> str:
     return capsys.readouterr().err
 
 
+def test_a_default_excerpt_count_out_of_range_is_refused(built_index):
+    """$ASKBOT_TOP_K, the default of -k: 0 answered "not found" to the seed question, 500 printed 500 excerpts."""
+    for value in ("0", "500"):
+        proc = run_cli("ask", SEED_QUESTION, env={"ASKBOT_INDEX": str(built_index), "ASKBOT_TOP_K": value})
+        assert proc.returncode == 4 and f"ASKBOT_TOP_K) must be from 1 to 50, got {value}" in proc.stderr, proc
+    proc = run_cli("ask", SEED_QUESTION, "--json", env={"ASKBOT_INDEX": str(built_index), "ASKBOT_TOP_K": "2"})
+    assert proc.returncode == 0 and len(json.loads(proc.stdout)["excerpts"]) == 2
+
+
 def test_counts_and_delays_out_of_range_are_usage_errors(capsys):
     """--batch 0 silently meant the default, --limit 0 every question, --sample -1 a comparison of nothing."""
     url = "http://127.0.0.1:9/feed.xml"
