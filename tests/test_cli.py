@@ -457,6 +457,14 @@ def test_remove_compact_and_check_name_a_missing_index_and_never_create_it(tmp_p
     assert askbot("remove", "some-id", index=empty).returncode == 4 and not list(empty.iterdir())
 
 
+def test_an_empty_store_is_named_as_the_store(tmp_path):
+    store = f"milvus:{tmp_path / 'none.db'}"
+    proc = run_cli("compact", "--store", store, "--index", str(tmp_path / "v"))
+    assert proc.returncode == 0 and f"the store {store} is empty: nothing to compact" in proc.stderr, proc
+    proc = run_cli("check", "--store", store, "--index", str(tmp_path / "v"))
+    assert proc.returncode == 0 and f"the store {store} is empty: nothing to check" in proc.stdout, proc
+
+
 def test_the_library_removes_and_compacts_nothing_on_an_empty_index_without_writing(tmp_path):
     import askbot as library
 

@@ -77,6 +77,11 @@ def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: 
     return index_with_progress(kb, paths, rebuild=rebuild, mapping=mapping)
 
 
+def _where(kb: KnowledgeBase) -> str:
+    """The index as a message names it: its store (milvus:...) when it has one, else its folder."""
+    return f"the store {kb.settings.store}" if kb.settings.store else f"the index {kb.index_dir}/"
+
+
 def _existing(kb: KnowledgeBase, doing: str) -> KnowledgeBase:
     """``kb``, unless its index folder does not exist: a mistyped --index is named, never created nor called empty."""
     if not kb.settings.store and not kb.index_dir.exists():
@@ -371,7 +376,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_compact(args: argparse.Namespace) -> int:
     kb = _existing(_kb(args), "compact")
     if kb.is_empty:
-        _say(f"the index {kb.index_dir}/ is empty: nothing to compact")
+        _say(f"{_where(kb)} is empty: nothing to compact")
         return EXIT_OK
     info = kb.compact()
     _say(f"compacted into {info.segments} segment(s): {info.articles} articles, {info.passages} passages")
@@ -396,7 +401,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if repair:
             print(f"repair: {repair}")
         elif kb.is_empty:
-            print(f"the index {kb.index_dir}/ is empty: nothing to check")
+            print(f"{_where(kb)} is empty: nothing to check")
         else:
             print("index is sound")
     return EXIT_INDEX if problems else EXIT_OK
