@@ -86,6 +86,21 @@ def test_filters_match_sources_and_categories_as_the_cli_does(kb):
         kb.ask("الحديدة", filters=askbot.Filters(source="Reuters"))
 
 
+def test_facets_are_read_once_per_commit(index_copy, monkeypatch):
+    """A chat with --source asks again and again: the index's sources are read once, and again after a commit."""
+    kb = askbot.open(index_copy)
+    reads = []
+    reader_type = type(kb.reader)
+    real = reader_type.facets
+    monkeypatch.setattr(reader_type, "facets", lambda self: reads.append(1) or real(self))
+    for _ in range(3):
+        kb.asked("الأمن القومي", k=1, filters=askbot.Filters(source="العالم"))
+    assert len(reads) == 1
+    kb.add([askbot.Article(id="note-1", title="ملاحظة", text="افتتح المتحف الوطني أبوابه للزوار اليوم.", source="AFP")])
+    assert kb.asked("المتحف", k=1, filters=askbot.Filters(source="afp")).hits  # the new source is known at once
+    assert len(reads) == 2
+
+
 def test_filters_on_an_empty_index_get_the_empty_index_answer(tmp_path):
     from askbot.asking import EMPTY_INDEX
 

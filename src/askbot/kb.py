@@ -42,6 +42,7 @@ class KnowledgeBase:
         self._committed = ReopeningReader(
             self.location, lambda: indexing.refuse_if_incompatible(self.location, self.encoder)
         )
+        self._facets: tuple[StoreReader, dict[str, object]] | None = None
 
     @property
     def model(self) -> str:
@@ -168,8 +169,14 @@ class KnowledgeBase:
         return reader.info() if (reader := self.reader) is not None else factory.empty_info(self.location, self.model)
 
     def facets(self) -> dict[str, object]:
-        """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""
-        return reader.facets() if (reader := self.reader) is not None else {}
+        """Sources and categories with their article counts, and the range of publication dates ({} when empty).
+        Read once per committed state (a filtered ask reads them to spell its filter; a chat asks again and again)."""
+        reader = self.reader
+        if reader is None:
+            return {}
+        if self._facets is None or self._facets[0] is not reader:  # a new commit opens a new reader
+            self._facets = (reader, reader.facets())
+        return dict(self._facets[1])
 
     def latest(self, limit: int = 10) -> list[Article]:
         """The newest articles by publication date (for /latest); [] for a store that cannot list them."""
