@@ -30,8 +30,9 @@ $(VENV)/.installed-milvus: $(VENV)/.installed requirements-milvus.lock
 	$(PIP_INSTALL) --require-hashes -r requirements-milvus.lock
 	touch $@
 
+# exit 1 is askbot's honest "not found" (printed as the answer), not a failure of the demo
 demo: setup
-	$(BIN)/askbot ask "$(QUESTION)"
+	$(BIN)/askbot ask "$(QUESTION)" || [ $$? -eq 1 ]
 
 # In parallel (pytest-xdist): a worker per core, one more with the Milvus server stage (tests/conftest.py);
 # tests that share an expensive fixture or the one server are grouped onto one worker (xdist_group marks).

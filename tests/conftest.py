@@ -79,10 +79,10 @@ def one_model_load_per_session() -> Iterator[None]:
     load = indexing.load_index_encoder
     loaded: dict[tuple[str, str], Encoder] = {}
 
-    def shared(settings: Settings, location: str | Path) -> Encoder:
+    def shared(settings: Settings, location: str | Path, progress: bool = False) -> Encoder:
         key = (indexing.model_of(settings, location), str(settings.cache_dir))
         if key not in loaded:
-            loaded[key] = load(settings, location)  # a model that is not there raises, as before, each time
+            loaded[key] = load(settings, location, progress)  # a model that is not there raises, as before, each time
         return loaded[key]
 
     with pytest.MonkeyPatch.context() as patch:

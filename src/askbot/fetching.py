@@ -48,6 +48,7 @@ class Response:
 class _Host:
     robots: RobotFileParser | None = None
     robots_at: float = 0.0
+    robots_unread: str = ""  # why robots.txt could not be read (then nothing is fetched from the host for now)
     next_at: float = 0.0
     lock: threading.Lock | None = None
 
@@ -125,7 +126,13 @@ class Fetcher:
         check_url(url)
         for _ in range(self.max_redirects + 1):
             if not self.allowed(url):
-                raise FetchError(f"robots.txt of {urlsplit(url).netloc} disallows {url}")
+                netloc = urlsplit(url).netloc
+                if unread := self._host(netloc).robots_unread:
+                    raise FetchError(
+                        f"robots.txt of {netloc} could not be read ({unread}): nothing is fetched from {netloc} "
+                        f"until it can be (RFC 9309)"
+                    )
+                raise FetchError(f"robots.txt of {netloc} disallows {url}")
             headers = {"If-None-Match": etag} if etag else {}
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
@@ -146,22 +153,24 @@ class Fetcher:
             return True
         host = self._host(parts.netloc)
         if host.robots is None or time.monotonic() - host.robots_at > ROBOTS_TTL_S:
-            host.robots, host.robots_at = self._robots(f"{parts.scheme}://{parts.netloc}/robots.txt"), time.monotonic()
+            robots, host.robots_unread = self._robots(f"{parts.scheme}://{parts.netloc}/robots.txt")
+            host.robots, host.robots_at = robots, time.monotonic()
         return host.robots.can_fetch(ROBOTS_AGENT, url)
 
-    def _robots(self, url: str) -> RobotFileParser:
-        """RFC 9309: a 4xx (or no file) allows everything; a 5xx or no answer disallows everything for now."""
+    def _robots(self, url: str) -> tuple[RobotFileParser, str]:
+        """RFC 9309: a 4xx (or no file) allows everything; a 5xx or no answer disallows everything for now. The
+        parser, and why the file could not be read when that is what disallows ("" otherwise)."""
         robots = RobotFileParser(url)
         try:
             response = self.get(url)
         except FetchError as exc:
             if 400 <= exc.status < 500:
                 robots.allow_all = True  # type: ignore[attr-defined]
-            else:
-                robots.disallow_all = True  # type: ignore[attr-defined]
-            return robots
+                return robots, ""
+            robots.disallow_all = True  # type: ignore[attr-defined]
+            return robots, str(exc)
         robots.parse(response.body.decode("utf-8", "replace").splitlines())
-        return robots
+        return robots, ""
 
     def _host(self, netloc: str) -> _Host:
         with self._hosts_lock:

@@ -411,11 +411,15 @@ def follow(
     on_poll: Callable[[FollowReport], None] | None = None,
     fetcher: Fetcher | None = None,
     batch_articles: int | None = None,
+    on_problem: Callable[[IngestProblem], None] | None = None,
 ) -> FollowReport:
-    """Poll ``urls`` once (``once``) or every ``every_s`` seconds until ``stop`` is set; returns the last report."""
+    """Poll ``urls`` once (``once``) or every ``every_s`` seconds until ``stop`` is set; returns the last report.
+    ``on_problem`` hears each problem as it happens (default: a logging warning); ``on_poll`` each poll's report."""
     from askbot.store import IndexBusy
 
-    follower = Follower(kb, urls, fetcher=fetcher, batch_articles=batch_articles or BATCH_ARTICLES)
+    follower = Follower(
+        kb, urls, fetcher=fetcher, batch_articles=batch_articles or BATCH_ARTICLES, on_problem=on_problem
+    )
     stop = stop or threading.Event()
     every = FOLLOW_EVERY_S if every_s is None else every_s
     try:

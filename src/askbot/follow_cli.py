@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from askbot.config import FOLLOW_EVERY_S, Settings
+from askbot.progress import bounded
 
 if TYPE_CHECKING:  # askbot.follow brings httpx (~0.3 s): loaded when askbot follow runs, not by every command
     from askbot.follow import FollowReport
@@ -36,17 +37,21 @@ def add_follow_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -
         "and index its new or changed article pages. What was seen is kept in INDEX/follow.sqlite (with "
         "--store too: in the --index folder, default vectors/), so a restart fetches only what is new.",
     )
-    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("urls", nargs="+", metavar="URL", help="an RSS/Atom feed, a sitemap (.xml, .xml.gz) or a site")
     p.add_argument("--every", type=parse_duration, default=FOLLOW_EVERY_S, help="poll interval (default 10m)")
     p.add_argument("--once", action="store_true", help="poll once and exit")
-    p.add_argument("--delay", type=float, default=None, help="seconds between requests to one host (default 1)")
-    p.add_argument("--batch", type=int, default=None, help="articles per index commit (default 64)")
+    p.add_argument(
+        "--delay", type=bounded(0.0, kind=float), default=None, help="seconds between requests to one host (default 1)"
+    )
+    p.add_argument("--batch", type=bounded(1), default=None, help="articles per index commit (default 64)")
     p.set_defaults(func=run)
 
 
 def print_report(report: FollowReport) -> None:
     for problem in report.problems[:50]:
         print(f"problem {problem.origin}: {problem.reason}", file=sys.stderr, flush=True)
+    if len(report.problems) > 50:  # the count is in the summary; say the list is cut, as askbot index does
+        print(f"... and {len(report.problems) - 50} more problems", file=sys.stderr, flush=True)
     print(f"follow: {report.summary()}", file=sys.stderr, flush=True)
 
 
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     for url in args.urls:
         check_url(url)  # ValueError-like FetchError before the model loads
     kb = KnowledgeBase(
-        Settings.from_env(index=args.index, model=args.model, store=args.store)  # the top parser's, or the command's
+        Settings.from_env(index=args.index, model=args.model, store=args.store),  # the top parser's, or the command's
+        report_model_builds=True,
     )
     fetcher = Fetcher() if args.delay is None else Fetcher(host_delay_s=args.delay)
     stop = threading.Event()
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             on_poll=print_report,
             fetcher=fetcher,
             batch_articles=args.batch,
+            on_problem=lambda _problem: None,  # each is printed once, with its poll's report (print_report)
         )
     except KeyboardInterrupt:
         stop.set()

@@ -60,13 +60,14 @@ def model_of(settings: Settings, location: str | Path) -> str:
     return manifest.model_id if manifest is not None else DEFAULT_MODEL
 
 
-def load_index_encoder(settings: Settings, location: str | Path) -> Encoder:
-    """The encoder of :func:`model_of`; a model the index names that is not on this machine is an IndexMismatch."""
+def load_index_encoder(settings: Settings, location: str | Path, progress: bool = False) -> Encoder:
+    """The encoder of :func:`model_of`; a model the index names that is not on this machine is an IndexMismatch.
+    ``progress``: report the model's one-time build on stderr (``load_encoder``)."""
     from askbot.embedding import load_encoder
 
     model = model_of(settings, location)
     try:
-        return load_encoder(model, cache_dir=settings.cache_dir)
+        return load_encoder(model, cache_dir=settings.cache_dir, progress=progress)
     except FileNotFoundError as exc:
         if settings.model:  # the user's own choice: their error as it is
             raise
@@ -195,7 +196,8 @@ class Indexer:
         progress: Progress | None,
     ) -> IndexReport:
         """Read and validate ``items``, write the new and changed articles (the unchanged are reported so) and
-        commit; when ``reader`` shows every one already indexed as it is, nothing is written at all."""
+        commit; when ``reader`` shows every one already indexed as it is, or nothing was read (an empty folder; not a
+        rebuild, which empties the index), nothing is written at all (no index folder is made for it)."""
         if not rebuild:  # a rebuild replaces whatever is there
             refuse_if_incompatible(self.location, self.encoder)
         started = time.perf_counter()
@@ -204,7 +206,7 @@ class Indexer:
         hashes = reader.content_hashes(list(articles)) if reader is not None and articles else None
         if hashes is not None and all(hashes.get(a.id) == a.content_hash for a in articles.values()):
             report.unchanged.extend(articles)
-        else:
+        elif articles or rebuild:
             self._write(articles, report, rebuild, progress)
         report.seconds = time.perf_counter() - started
         return report
@@ -261,6 +263,8 @@ class Indexer:
         done = 0
         last_commit = time.monotonic()
         self.encoder.dim  # noqa: B018 - load the engine here, not in the worker thread
+        if progress:
+            progress(0, len(todo))  # the clock of a rate and time left starts now, after a first run's model build
         with ThreadPoolExecutor(1, thread_name_prefix="askbot-embed") as pool:
             flight: tuple[Group, Future[np.ndarray]] | None = None
             try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from askbot import asking, indexing
 from askbot.config import Settings
+from askbot.facets import spelled
 from askbot.indexing import Indexer, IndexReport, Progress
 from askbot.lexicon import Lexicon
 from askbot.lexicon import Progress as WordProgress
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 
 class KnowledgeBase:
     """Articles indexed in ``settings.index``, answering questions with cited excerpts. The model loads on first
-    use; the index is read once and re-read when a writer (another process, or ``add``) committed since."""
+    use; the index is read once and re-read when a writer (another process, or ``add``) committed since.
+    ``report_model_builds``: say on stderr when the model is built into the cache (once, about a minute), and how long
+    it took (the CLI does; a library caller's stderr stays quiet unless asked)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, report_model_builds: bool = False) -> None:
         self.settings = settings or Settings.from_env()
+        self.report_model_builds = report_model_builds
         self.index_dir = Path(self.settings.index)
         # the store location (milvus:...) when set, else the folder; a str (Path("milvus://h:1") loses the "//")
         self.location: str | Path = self.settings.store or self.index_dir
@@ -38,6 +42,7 @@ class KnowledgeBase:
         self._committed = ReopeningReader(
             self.location, lambda: indexing.refuse_if_incompatible(self.location, self.encoder)
         )
+        self._facets: tuple[StoreReader, dict[str, object]] | None = None
 
     @property
     def model(self) -> str:
@@ -46,7 +51,7 @@ class KnowledgeBase:
 
     @cached_property
     def encoder(self) -> Encoder:
-        return indexing.load_index_encoder(self.settings, self.location)
+        return indexing.load_index_encoder(self.settings, self.location, progress=self.report_model_builds)
 
     @cached_property
     def lexicon(self) -> Lexicon:
@@ -82,16 +87,18 @@ class KnowledgeBase:
         return self._indexer.add(items, None if rebuild else self.reader, rebuild, mapping, progress)
 
     def relex(self) -> int:
-        """Rebuild the lexical index from the stored passages after a change of text rules; returns passages."""
-        return self._indexer.relex()
+        """Rebuild the lexical index from the stored passages after a change of text rules; returns passages (none of
+        an empty index, which stays unwritten)."""
+        return 0 if self.is_empty else self._indexer.relex()
 
     def compact(self) -> IndexInfo:
-        """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left."""
-        return self._indexer.compact()
+        """Merge the index's parts into one (``askbot compact``): what deletions and many small adds left. An empty
+        index is left as it is (nothing is written, no folder made)."""
+        return self.info() if self.is_empty else self._indexer.compact()
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
-        """Delete articles by id; returns those that were indexed."""
-        return self._indexer.remove(article_ids)
+        """Delete articles by id; returns those that were indexed (none of an empty index, which stays unwritten)."""
+        return [] if self.is_empty else self._indexer.remove(article_ids)
 
     def ask(self, question: str, k: int | None = None, **options: Any) -> Answer:
         """Answer ``question`` with up to ``k`` cited excerpts, or say it is not found (``options``: :meth:`asked`)."""
@@ -108,9 +115,13 @@ class KnowledgeBase:
         as_of: date | None = None,
     ) -> asking.Asked:
         """:meth:`ask`, with the ranked hits the answer was composed from. A period in the question ("أمس",
-        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now)."""
+        "last week", "في مارس ٢٠١٨") is read against ``as_of`` (an archive's "today"; default: now). A filter's
+        source and category match whatever their case and spaces ("Sky News" finds skynews); one no article has is
+        :class:`askbot.facets.UnknownFacet` (a ValueError) listing those the index has."""
         if question.strip():
             self._load_model_early()
+        if filters and (filters.source or filters.category) and (known := self.facets()):  # {}: an empty index
+            filters = spelled(filters, known)  # as the index spells them, or UnknownFacet (a ValueError)
         reader, k, limit = self.reader, k or self.settings.top_k, self.settings.max_question_chars
         encoder = self.encoder if reader is not None else None
         return asking.ask(
@@ -158,8 +169,14 @@ class KnowledgeBase:
         return reader.info() if (reader := self.reader) is not None else factory.empty_info(self.location, self.model)
 
     def facets(self) -> dict[str, object]:
-        """Sources and categories with their article counts, and the range of publication dates ({} when empty)."""
-        return reader.facets() if (reader := self.reader) is not None else {}
+        """Sources and categories with their article counts, and the range of publication dates ({} when empty).
+        Read once per committed state (a filtered ask reads them to spell its filter; a chat asks again and again)."""
+        reader = self.reader
+        if reader is None:
+            return {}
+        if self._facets is None or self._facets[0] is not reader:  # a new commit opens a new reader
+            self._facets = (reader, reader.facets())
+        return dict(self._facets[1])
 
     def latest(self, limit: int = 10) -> list[Article]:
         """The newest articles by publication date (for /latest); [] for a store that cannot list them."""

@@ -9,6 +9,7 @@ from typing import Any
 from askbot.types import Answer, Citation, Excerpt
 
 BOLD, DIM, UNDERLINE, RESET = "\033[1m", "\033[2m", "\033[4m", "\033[0m"
+MARK_OPEN, MARK_CLOSE = "⟦", "⟧"  # the answering sentence where there is no bold (a pipe, a log)
 
 
 def citation_line(c: Citation) -> str:
@@ -18,14 +19,15 @@ def citation_line(c: Citation) -> str:
 
 
 def excerpt_text(e: Excerpt, color: bool) -> str:
-    """The excerpt with its marked sentence: bold on a terminal, «…» otherwise."""
+    """The excerpt with its marked sentence: bold on a terminal, ⟦…⟧ otherwise (not «…», the quotation marks of
+    Arabic news: most articles quote someone, and a quoted sentence looked marked)."""
     rel_start = e.sentence_start - e.citation.start
     rel_end = e.sentence_end - e.citation.start
     before, sentence, after = e.text[:rel_start], e.text[rel_start:rel_end], e.text[rel_end:]
     a_start, a_end = e.answer_start - e.sentence_start, e.answer_end - e.sentence_start
     if color and e.answer_start >= 0 and 0 <= a_start < a_end <= len(sentence):  # the answer: underlined too
         sentence = f"{sentence[:a_start]}{UNDERLINE}{sentence[a_start:a_end]}{RESET}{BOLD}{sentence[a_end:]}"
-    mark = (BOLD, RESET) if color else ("«", "»")
+    mark = (BOLD, RESET) if color else (MARK_OPEN, MARK_CLOSE)
     return f"{before}{mark[0]}{sentence}{mark[1]}{after}".strip()
 
 

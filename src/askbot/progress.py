@@ -5,6 +5,7 @@ Only the standard library loads here (the CLI imports it before anything heavy, 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -23,6 +24,24 @@ T = TypeVar("T")
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def bounded(minimum: float, maximum: float | None = None, kind: Callable[[str], float] = int) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind(text)`` (int or float) from ``minimum`` to ``maximum``, else a sentence saying
+    what is wanted (``--batch 0`` silently meant the default, ``--limit 0`` all questions, ``--sample -1`` nothing)."""
+    noun = "a whole number" if kind is int else "a number"
+    span = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"wants {noun} {span}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"wants {noun} {span}, got {text}")
+        return value
+
+    return parse
 
 
 def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[], None]]:
@@ -46,16 +65,20 @@ def progress_bar(desc: str, unit: str = "passage") -> tuple[Progress, Callable[[
 
 
 def progress_lines(desc: str, unit: str = "passage", every_s: float = 60.0) -> Progress:
-    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left."""
-    started = time.monotonic()
-    last = [started]
+    """Progress for logs (cron, nohup): one line every ``every_s`` seconds with count, rate and time left. An update
+    with nothing done yet restarts the clock (what came before it, a model's one-time build, is not work's rate)."""
+    started = [time.monotonic()]
+    last = [started[0]]
 
     def update(done: int, total: int) -> None:
         now = time.monotonic()
+        if done == 0:
+            started[0] = last[0] = now
+            return
         if now - last[0] < every_s or not total:
             return
         last[0] = now
-        rate = done / max(now - started, 1e-9)
+        rate = done / max(now - started[0], 1e-9)
         left = f", ~{(total - done) / rate / 60:.0f} min left" if rate and done < total else ""
         say(f"{desc}: {done:,}/{total:,} {unit}s ({done / total:.0%}), {rate:.1f}/s{left}")
 
@@ -104,6 +127,12 @@ def index_with_progress(
         say(f"skipped {problem.origin}: {problem.reason}")
     if len(report.problems) > 50:
         say(f"... and {len(report.problems) - 50} more skipped")
-    say(report.summary())
     nothing_read = not (report.added or report.updated or report.unchanged)
+    if nothing_read and not report.problems:  # an empty folder, or one of READMEs: "added 0" alone puzzled
+        say(
+            f"no articles in {', '.join(paths)}: askbot reads .txt .md .html .jsonl .jsonl.gz files "
+            f"(hidden files and README, LICENSE... are passed over)"
+        )
+        return EXIT_INPUT
+    say(report.summary())
     return EXIT_INPUT if nothing_read and report.problems else EXIT_OK

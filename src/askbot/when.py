@@ -280,9 +280,10 @@ def newest_first(hits: Sequence[Hit], published: Mapping[int, str], relevant: in
 
 
 def nothing_in(period: Period) -> str:
-    """The message when no article falls in the period (the answer then comes from every date)."""
-    arabic = f"لا مقالات في الفترة {period.label_ar}؛ هذه أقرب النتائج من كل التواريخ."
-    return f"{arabic} / Nothing from {period.label_en}: best matches from any date."
+    """The message when nothing in the period answers: no article falls in it, or none of its articles answers (the
+    answer then comes from every date). It must not say "no articles" when the period has some."""
+    arabic = f"لا إجابة في مقالات الفترة {period.label_ar}؛ هذه أقرب النتائج من كل التواريخ."
+    return f"{arabic} / No answer among the articles from {period.label_en}: best matches from any date."
 
 
 def label(period: Period) -> str:

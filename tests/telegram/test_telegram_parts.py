@@ -96,6 +96,11 @@ def test_cli_options(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
         read_token(None)
+    with pytest.raises(ValueError, match=r"^cannot read the token file .*gone: No such file or directory$"):
+        read_token(tmp_path / "gone")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match=r"^the token file .*empty is empty: put the bot's token in it"):
+        read_token(tmp_path / "empty")
     options = webhook_options("https://bot.example.org/tg/hook", None, None, None)
     assert options["url_path"] == "tg/hook" and options["listen"] == "127.0.0.1" and options["port"] == 8443
     assert len(options["secret_token"]) >= 32  # a random secret when none is given

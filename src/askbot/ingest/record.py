@@ -53,7 +53,7 @@ def make_article(
     values = {name: as_text(named.get(name)) for name in ARTICLE_FIELDS}
     text = values.pop("text")
     if not _WORD.search(text):
-        return IngestProblem(origin, "no article text")
+        return IngestProblem(origin, "no article text" + _mapping_hint(named))
     values = {name: value.strip() for name, value in values.items()}
     values["id"] = values["id"] or content_id(text)
     published = parse_date(values["published"])
@@ -65,6 +65,17 @@ def make_article(
         )
     values["published"] = published
     return Article(text=text, origin=origin, **values)
+
+
+def _mapping_hint(named: Mapping[str, object]) -> str:
+    """When there is no "text" field but fields askbot does not know ("body", "content"): how to name the one that
+    holds the article, likely the longest ("" otherwise)."""
+    others = [name for name in named if name not in ARTICLE_FIELDS]
+    if "text" in named or not others:
+        return ""
+    longest = max(others, key=lambda name: len(as_text(named[name])))
+    listed = ", ".join(others[:8]) + (", ..." if len(others) > 8 else "")
+    return f" (no 'text' field; its other fields: {listed}; if {longest} holds the article: --map {longest}=text)"
 
 
 def _is_text(value: object) -> bool:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import askbot
 from askbot.config import Settings
+from askbot.progress import bounded
 from askbot.telegram.limits import parse_rate
 from askbot.telegram.redact import hide_secrets, redact
 
@@ -51,7 +52,9 @@ def add_telegram_parser(subparsers: Any, parents: Sequence[argparse.ArgumentPars
     p.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to; its path is served")
     p.add_argument("--webhook-secret", help="secret Telegram sends with each update (default: random per run)")
     p.add_argument("--listen", help="address the webhook server binds (default 127.0.0.1, behind a proxy)")
-    p.add_argument("--port", type=int, help=f"port of the webhook server (default {DEFAULT_WEBHOOK_PORT})")
+    p.add_argument(
+        "--port", type=bounded(1, 65535), help=f"port of the webhook server (default {DEFAULT_WEBHOOK_PORT})"
+    )
     p.add_argument("--follow", nargs="+", metavar="URL", help="also follow these feeds/sitemaps/sites (askbot follow)")
     p.add_argument("--follow-every", default="10m", help="poll interval for --follow (default 10m)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: every API call, -vv: debug")
@@ -65,9 +68,18 @@ def _flag(args: argparse.Namespace, name: str) -> Any:
 
 def read_token(token_file: Path | None) -> str:
     """The bot token from ``token_file`` or env TELEGRAM_BOT_TOKEN; ValueError saying what to do if missing."""
-    token = token_file.read_text(encoding="utf-8").strip() if token_file else os.environ.get(TOKEN_ENV, "").strip()
+    if token_file is None:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise ValueError(f"no bot token: set {TOKEN_ENV} or pass --token-file (ask @BotFather for a token)")
+        return token
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot read the token file {token_file}: {reason}") from None
     if not token:
-        raise ValueError(f"no bot token: set {TOKEN_ENV} or pass --token-file (ask @BotFather for a token)")
+        raise ValueError(f"the token file {token_file} is empty: put the bot's token in it (ask @BotFather for one)")
     return token
 
 

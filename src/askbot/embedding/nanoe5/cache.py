@@ -68,6 +68,7 @@ def build_once(
         free = shutil.disk_usage(folder.parent).free
         if free < need:
             raise CacheFull(folder, need, free)
+        say(f"building {folder} (once: later runs reuse it)")
         return _build(folder, is_built, build, marker, say)
 
 
