@@ -418,3 +418,18 @@ def test_a_writer_skips_the_repair_after_a_clean_commit_and_not_after_a_begun_ba
         ]
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("missing", ["pymilvus", "milvus_lite"])
+def test_asking_a_store_not_built_without_the_client_names_the_client_not_a_build(tmp_path, monkeypatch, missing):
+    """`askbot ask --store milvus:new.db` where the Milvus packages are not installed: the message is the install
+    command (exit 3), not "the store is empty: build it first", a build that could not run either."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cli_run import run_cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
+    proc = run_cli("ask", "من وقع المحضر؟", "--store", f"milvus:{tmp_path / 'new.db'}")
+    assert proc.returncode == 3, proc
+    assert "is not installed: pip install 'askbot[milvus]'" in proc.stderr and "build it first" not in proc.stderr
+    assert not (tmp_path / "new.db").exists()

@@ -30,10 +30,11 @@ __all__ = [
 def open_reader(location: str | Path) -> MilvusReader | None:
     """A reader of the committed state, or None where nothing was ever committed."""
     from askbot.store.milvus.commits import read_head
-    from askbot.store.milvus.connection import connect, disconnect
+    from askbot.store.milvus.connection import connect, disconnect, require_client
 
     loc = parse(location)
     if loc.lite and not loc.path.exists():  # do not create an empty .db by looking
+        require_client(loc)  # "empty: build it first" would send the user to a build that cannot run
         return None
     client = connect(loc)
     head = read_head(client, loc.prefix)
@@ -63,11 +64,12 @@ def state_token(location: str | Path) -> str | None:
     Asked before every question by a serving KnowledgeBase: read through the client of a reader open on the
     location when there is one (a new client costs ~200 ms on Milvus Lite, a new gRPC channel on a server)."""
     from askbot.store.milvus.commits import read_head
-    from askbot.store.milvus.connection import connect, disconnect
+    from askbot.store.milvus.connection import connect, disconnect, require_client
     from askbot.store.milvus.reader import open_reader_of
 
     loc = parse(location)
     if loc.lite and not loc.path.exists():
+        require_client(loc)  # as open_reader: the first look at a store says what it cannot be opened without
         return None
     if (reader := open_reader_of(loc)) is not None:
         return reader.latest_state()

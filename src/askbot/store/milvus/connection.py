@@ -126,6 +126,16 @@ def _pkg_resources_shim() -> None:
         sys.modules["pkg_resources"] = shim
 
 
+def require_client(loc: MilvusLocation) -> None:
+    """MilvusUnavailable unless the client (and, for a .db file, Milvus Lite) is installed: what a look at a store
+    that holds nothing yet says first, since the build it would advise cannot run without them."""
+    import importlib.util
+
+    for module, what in (("pymilvus", "the Milvus client"), *([("milvus_lite", "Milvus Lite")] if loc.lite else [])):
+        if importlib.util.find_spec(module) is None:
+            raise MilvusUnavailable(f"{loc}: {what} is not installed: pip install 'askbot[milvus]'")
+
+
 def connect(loc: MilvusLocation) -> MilvusClient:
     """A client for ``loc`` (Milvus Lite starts its engine process for the file on first use, ~1 s)."""
     _pkg_resources_shim()
