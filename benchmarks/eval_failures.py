@@ -38,22 +38,25 @@ def kind_of(winner: str, gold: str, topics: dict[str, str]) -> str:
     return "sibling paragraph (same XQuAD article)" if topics[winner] == topics[gold] else "other XQuAD article"
 
 
-def ceilings(rows: list[dict], reader: StoreReader) -> dict[str, float]:
-    """What bounds answer@sentence for answerable questions: the first passage holding a gold answer, and that
-    with the question answered; beside the figures reached."""
+def first_holds(reader: StoreReader, row: dict) -> bool:
+    """Whether the passage a question's run ranked first holds one of its gold answers."""
+    return bool(row["passage_ids"]) and contains_answer(passage_text(reader, row["passage_ids"][0]), row["answers"])
+
+
+def ceilings(rows: list[dict], holds: dict[str, bool]) -> dict[str, float]:
+    """What bounds answer@sentence for answerable questions: the first passage holding a gold answer (``holds``, by
+    question id), and that with the question answered; beside the figures reached."""
     rows = [r for r in rows if r.get("answerable", True)]
-    first = [
-        bool(r["passage_ids"]) and contains_answer(passage_text(reader, r["passage_ids"][0]), r["answers"])
-        for r in rows
-    ]
-    both = sum(f and r["answered"] for f, r in zip(first, rows, strict=True))
+    first = sum(holds[r["question_id"]] for r in rows)
+    both = sum(holds[r["question_id"]] and r["answered"] for r in rows)
+    in_sentence = sum(r["answer_in_sentence"] for r in rows)
     n = max(len(rows), 1)
     return {
-        "first passage holds an answer": sum(first) / n,
+        "first passage holds an answer": first / n,
         "... and answered": both / n,
         "answered": sum(r["answered"] for r in rows) / n,
-        "answer@sentence": sum(r["answer_in_sentence"] for r in rows) / n,
-        "answer@sentence / (first holds and answered)": sum(r["answer_in_sentence"] for r in rows) / max(both, 1),
+        "answer@sentence": in_sentence / n,
+        "answer@sentence / (first holds and answered)": in_sentence / max(both, 1),
     }
 
 
@@ -76,8 +79,9 @@ def main() -> None:
     for row in rows:
         by_question.setdefault(row["question_id"], {})[row["method"]] = row
     mine = [r for r in rows if r["method"] == args.method]
+    holds = {r["question_id"]: first_holds(reader, r) for r in mine}
     print(
-        f"{args.method}, answerable questions: " + ", ".join(f"{k} {v:.3f}" for k, v in ceilings(mine, reader).items())
+        f"{args.method}, answerable questions: " + ", ".join(f"{k} {v:.3f}" for k, v in ceilings(mine, holds).items())
     )
     misses = [r for r in mine if r["rank"] != 1]
     print(f"{args.method}: {len(misses)} of {len(by_question)} questions not at rank 1")
@@ -87,10 +91,7 @@ def main() -> None:
     print(f"  gold paragraph split into several passages: {split} misses ({split_gold} of {len(topics)} paragraphs)")
     winners = Counter(kind_of(r["retrieved"][0], r["gold"], topics) for r in misses if r["retrieved"])
     print(f"  ranked first instead: {winners.most_common()}")
-    answering = sum(
-        bool(r["passage_ids"]) and contains_answer(passage_text(reader, r["passage_ids"][0]), r["answers"])
-        for r in misses
-    )
+    answering = sum(holds[r["question_id"]] for r in misses)
     print(f"  the passage ranked first holds a gold answer anyway: {answering}")
     methods = [m for m in ("bm25", "dense") if all(m in by_question[r["question_id"]] for r in misses)]
     others = {m: sum(by_question[r["question_id"]][m]["rank"] == 1 for r in misses) for m in methods}

@@ -269,7 +269,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None)
     args = shared_data.resolve(ap.parse_args())
     shared_data.need(args.xquad, "--xquad")
-    if args.encoder_articles or not (args.work and (args.work / f"corpus-{args.passages}.pkl").exists()):
+    if args.encoder_articles:
         shared_data.need(args.news, "--news")
     work = args.work or Path(tempfile.mkdtemp(prefix="askbot-milvus-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -280,7 +280,7 @@ def main() -> None:
     if args.work and cached.exists():
         items = pickle.loads(cached.read_bytes())
     else:
-        items = corpus(args.news, args.passages)
+        items = corpus(shared_data.need(args.news, "--news"), args.passages)
         if args.work:
             cached.write_bytes(pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL))
     n_pass = sum(len(p) for _, p, _, _ in items)

@@ -15,10 +15,12 @@ Usage in a script (python benchmarks/NAME.py puts benchmarks/ on sys.path; a scr
 from __future__ import annotations
 
 import argparse
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+
+from askbot.evaluation import open_text  # a news file, gzipped or plain: the one opener, as askbot eval's
+
+__all__ = ["DATA", "NEWS", "XQUAD_AR", "XQUAD_EN", "add_options", "need", "open_text", "resolve"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"  # ../shared/data beside the clone
@@ -65,10 +67,3 @@ def need(path: Path, option: str | None = None) -> Path:
         options = f"{option} FILE, or --data DIR" if option else "--data DIR"
         raise SystemExit(f"missing data file {path}: give {options} (the folder with news/ and xquad-ar/)")
     return path
-
-
-def open_text(path: Path) -> TextIO:
-    """A news file for reading lines: gzipped when its name ends in .gz (the corpus), else plain (seeds/*.jsonl)."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")

@@ -302,7 +302,8 @@ def load_questions(path: Path | None, held: list[Article], count: int) -> list[s
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
         found = [qa["question"] for item in data for p in item["paragraphs"] for qa in p["qas"]]
         return found[:count]
-    return [a.title for a in held[:count]]  # no question file: the titles of held-out articles
+    print(f"no questions file {path} (--questions FILE or --data DIR): asking titles", file=sys.stderr)
+    return [a.title for a in held[:count]]  # the titles of held-out articles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,8 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     args = shared_data.resolve(parser.parse_args(argv))
     if args.command in ("build", "both"):
         shared_data.need(args.news, "--news")
-    if args.command != "build" and not args.questions.exists():
-        print(f"no questions file {args.questions} (--questions FILE or --data DIR): asking titles", file=sys.stderr)
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
     if args.command in ("build", "both"):

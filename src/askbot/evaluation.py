@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from askbot import arabic, asking
 from askbot.asking import EMPTY_INDEX
@@ -109,11 +109,17 @@ def load_squad(questions: str | Path, contexts: str | Path | None = None) -> Eva
     return EvalSet(articles, asked, unmatched)
 
 
+def open_text(path: str | Path) -> TextIO:
+    """A JSONL file for reading its lines: gzipped when its name ends in .gz (the news corpus), else plain."""
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
 def sample_lines(path: str | Path, n: int | None, seed: int = 0) -> list[str]:
     """The non-blank lines of a (possibly gzipped) JSONL file; with ``n``, the first ``n`` after a seeded shuffle."""
-    opener = gzip.open if str(path).endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
+        with open_text(path) as f:
             lines = [line.rstrip("\n") for line in f if line.strip()]
     except OSError as exc:  # missing, unreadable, or not gzip
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
